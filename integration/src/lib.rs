@@ -1,1 +1,45 @@
-//! placeholder
+//! Test harness for `containerd-shim-runsc-v1`: a private containerd 1.6 per test,
+//! offline OCI images, `ctr` helpers and leak checks.
+//!
+//! ```no_run
+//! use harness::{Containerd, Run, Runtime};
+//!
+//! let containerd = Containerd::start().unwrap();      // /tmp/rsc-XXXXXX
+//! let ctr = containerd.namespace("echo").unwrap();    // unique ns, busybox imported
+//! let id = ctr.new_id("echo");
+//! let out = ctr.run(&Run::new(Runtime::Runsc, &id, &["echo", "hello"]));
+//! assert!(out.success(), "{out}");
+//! containerd.assert_no_leaks();                       // before the fixture drops
+//! ```
+//!
+//! Everything an instance creates lives under its directory, except what
+//! containerd 1.6 puts elsewhere by design: shim sockets in `/run/containerd/s/`
+//! and cgroups `/<namespace>/<id>`. Namespaces and ids are unique per instance and
+//! process, and only processes tied to the instance are ever signalled, so tests
+//! can run in parallel next to other containerd instances on the same host.
+
+mod command;
+mod config;
+mod containerd;
+mod ctr;
+mod error;
+mod ids;
+mod images;
+mod layout;
+mod leaks;
+mod locate;
+mod oci;
+mod preflight;
+mod procfs;
+mod teardown;
+
+pub use command::{CmdOutput, Running};
+pub use config::{PAUSE_IMAGE, RUNSC_BINARY, RUNSC_RUNTIME_TYPE};
+pub use containerd::{Containerd, ContainerdBuilder};
+pub use ctr::{Ctr, Run, Runtime, TaskInfo, CTR_TIMEOUT};
+pub use error::{Error, Result};
+pub use images::{archives, ImageArchives, BUSYBOX_IMAGE};
+pub use layout::Layout;
+pub use locate::{shim_binary, SHIM_BINARY_ENV, SHIM_NAME};
+pub use preflight::missing_requirements;
+pub use teardown::down;

@@ -1,0 +1,362 @@
+//! The `Containerd` fixture: a private containerd 1.6 whose files all live in one
+//! short directory, with the shim under test on its PATH. Dropping the fixture
+//! tears everything down, also when a test panics.
+
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::command;
+use crate::config;
+use crate::ctr::Ctr;
+use crate::error::{Context, Error, Result};
+use crate::ids::unique_id;
+use crate::images;
+use crate::layout::Layout;
+use crate::leaks;
+use crate::locate::{self, SHIM_NAME};
+use crate::teardown::{self, Daemon};
+
+/// How long containerd may take to answer `ctr version`.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long leak checks wait for asynchronous cleanup (shims exit after their last
+/// container is deleted) before reporting what is left.
+const LEAK_GRACE: Duration = Duration::from_secs(10);
+
+/// Options for a [`Containerd`] fixture; see [`Containerd::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct ContainerdBuilder {
+    shim: Option<PathBuf>,
+    runsc_extra: String,
+    no_cni: bool,
+}
+
+impl ContainerdBuilder {
+    /// Uses this shim binary instead of [`locate::shim_binary`].
+    pub fn shim_binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.shim = Some(path.into());
+        self
+    }
+
+    /// Adds raw TOML to runsc.toml, before its `[runsc_config]` table.
+    pub fn runsc_extra(mut self, toml: &str) -> Self {
+        self.runsc_extra = toml.to_string();
+        self
+    }
+
+    /// Whether the CRI plugin gets a CNI bridge network (default: yes).
+    pub fn cni(mut self, enabled: bool) -> Self {
+        self.no_cni = !enabled;
+        self
+    }
+
+    /// Starts containerd in a new unique directory `/tmp/rsc-XXXXXX`.
+    pub fn start(self) -> Result<Containerd> {
+        let dir = tempfile::Builder::new()
+            .prefix("rsc-")
+            .rand_bytes(6)
+            .tempdir_in("/tmp")
+            .context("creating the instance directory")?
+            .keep();
+        self.start_in(&dir)
+    }
+
+    /// Starts containerd in `dir` (created if missing; must be absolute and short
+    /// enough for unix socket paths).
+    pub fn start_in(self, dir: &Path) -> Result<Containerd> {
+        if !dir.is_absolute() {
+            return Err(Error::msg(format!("{} is not absolute", dir.display())));
+        }
+        let layout = Layout::new(dir);
+        if !layout.sockets_fit() {
+            return Err(Error::msg(format!(
+                "{} is too long: {} must fit in 107 bytes",
+                dir.display(),
+                layout.ttrpc_socket().display()
+            )));
+        }
+        let shim = self.shim.clone().unwrap_or_else(locate::shim_binary);
+        self.write_files(&layout, &shim)?;
+        let child = spawn_containerd(&layout)?;
+        let tag = dir
+            .file_name()
+            .map(|n| {
+                let name = n.to_string_lossy();
+                name.trim_start_matches("rsc-")
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+            })
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "x".to_string());
+        let fixture = Containerd {
+            layout,
+            shim,
+            tag,
+            daemon: Mutex::new(Some(Daemon::Child(child))),
+            namespaces: Mutex::new(Vec::new()),
+            ids: Mutex::new(Vec::new()),
+            next_namespace: AtomicUsize::new(0),
+        };
+        fixture.wait_ready()?;
+        Ok(fixture)
+    }
+
+    fn write_files(&self, layout: &Layout, shim: &Path) -> Result<()> {
+        for sub in [
+            "root",
+            "state",
+            "opt",
+            "bin",
+            "runc-root",
+            "runsc-root",
+            "cni/net.d",
+            "cni/ipam",
+        ] {
+            let path = layout.dir().join(sub);
+            fs::create_dir_all(&path).context(format!("creating {}", path.display()))?;
+        }
+        write(&layout.config(), &config::containerd_config(layout))?;
+        write(
+            &layout.runsc_config(),
+            &config::runsc_config(layout, &self.runsc_extra),
+        )?;
+        if !self.no_cni {
+            let conflist = layout.cni_conf_dir().join("10-harness.conflist");
+            write(&conflist, &config::cni_conflist(layout))?;
+        }
+        let wrapper = layout.runsc_wrapper();
+        write(&wrapper, &config::runsc_via_runc_shim_wrapper())?;
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755))
+            .context(format!("chmod {}", wrapper.display()))?;
+        let link = layout.bin_dir().join(SHIM_NAME);
+        let _ = fs::remove_file(&link);
+        symlink(shim, &link).context(format!("linking {} to {}", link.display(), shim.display()))
+    }
+}
+
+/// A private containerd instance; see the crate docs.
+pub struct Containerd {
+    layout: Layout,
+    shim: PathBuf,
+    tag: String,
+    daemon: Mutex<Option<Daemon>>,
+    namespaces: Mutex<Vec<String>>,
+    ids: Mutex<Vec<(String, String)>>,
+    next_namespace: AtomicUsize,
+}
+
+impl Containerd {
+    /// Options for a new instance.
+    pub fn builder() -> ContainerdBuilder {
+        ContainerdBuilder::default()
+    }
+
+    /// Starts an instance with default options in a new `/tmp/rsc-XXXXXX`.
+    pub fn start() -> Result<Containerd> {
+        Self::builder().start()
+    }
+
+    /// The instance's file layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The instance's directory.
+    pub fn dir(&self) -> &Path {
+        self.layout.dir()
+    }
+
+    /// containerd's grpc socket.
+    pub fn socket(&self) -> PathBuf {
+        self.layout.socket()
+    }
+
+    /// The runsc.toml every runsc container uses by default.
+    pub fn runsc_config(&self) -> PathBuf {
+        self.layout.runsc_config()
+    }
+
+    /// The shim binary containerd runs for `io.containerd.runsc.v1`.
+    pub fn shim_binary(&self) -> &Path {
+        &self.shim
+    }
+
+    /// Creates a namespace unique on this host (`<prefix>-<instance tag>-<n>`) with
+    /// the busybox image imported, and returns `ctr` bound to it.
+    pub fn namespace(&self, prefix: &str) -> Result<Ctr<'_>> {
+        let n = self.next_namespace.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{prefix}-{}-{n}", self.tag);
+        self.namespaces.lock().unwrap().push(name.clone());
+        let ctr = Ctr::new(self, &name);
+        ctr.import(&images::archives()?.busybox)?;
+        Ok(ctr)
+    }
+
+    /// `ctr` bound to an existing namespace (e.g. `default`), without importing.
+    pub fn ctr(&self, namespace: &str) -> Ctr<'_> {
+        Ctr::new(self, namespace)
+    }
+
+    /// Writes `contents` to `<dir>/<name>` with file mode `mode` (e.g. another
+    /// runsc.toml, or a logger script) and returns its path.
+    pub fn write_file(&self, name: &str, contents: &str, mode: u32) -> Result<PathBuf> {
+        let path = self.dir().join(name);
+        write(&path, contents)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+            .context(format!("chmod {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// The last `lines` lines of containerd's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = fs::read_to_string(self.layout.log()).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Everything this instance's containers left behind, waiting up to 10 s for
+    /// asynchronous cleanup first; empty when nothing leaked.
+    pub fn leaks(&self) -> Vec<String> {
+        let deadline = Instant::now() + LEAK_GRACE;
+        loop {
+            let found = self.find_leaks();
+            if found.is_empty() || Instant::now() >= deadline {
+                return found;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Panics with a precise list if anything leaked (see [`Containerd::leaks`]).
+    /// Call it after deleting the test's containers, before the fixture drops.
+    pub fn assert_no_leaks(&self) {
+        let found = self.leaks();
+        assert!(
+            found.is_empty(),
+            "leaked by containers of {}:\n  - {}\ncontainerd log tail:\n{}",
+            self.dir().display(),
+            found.join("\n  - "),
+            self.log_tail(20)
+        );
+    }
+
+    /// Leaves containerd running and the directory in place (for `harness up`);
+    /// `harness down <dir>` cleans up later.
+    pub fn detach(self) -> Layout {
+        self.daemon.lock().unwrap().take();
+        self.layout.clone()
+    }
+
+    pub(crate) fn register_id(&self, namespace: &str, prefix: &str) -> String {
+        let id = unique_id(prefix);
+        self.ids
+            .lock()
+            .unwrap()
+            .push((namespace.to_string(), id.clone()));
+        id
+    }
+
+    fn find_leaks(&self) -> Vec<String> {
+        let ids = self.ids.lock().unwrap().clone();
+        let mut found = leaks::find(&self.layout, &ids);
+        for ns in self.namespaces.lock().unwrap().iter() {
+            let ctr = self.ctr(ns);
+            for (what, args) in [
+                ("task", ["tasks", "ls", "-q"]),
+                ("container", ["containers", "ls", "-q"]),
+            ] {
+                let out = ctr.ctr(&args);
+                found.extend(
+                    out.stdout
+                        .split_whitespace()
+                        .map(|id| format!("{what} {ns}/{id} still known to containerd")),
+                );
+            }
+        }
+        found
+    }
+
+    fn wait_ready(&self) -> Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let mut version = Command::new("ctr");
+            version.arg("--address").arg(self.socket()).arg("version");
+            if command::run(version, Duration::from_secs(5))?.success() {
+                return Ok(());
+            }
+            let exited = match self.daemon.lock().unwrap().as_mut() {
+                Some(Daemon::Child(child)) => child.try_wait().ok().flatten(),
+                _ => None,
+            };
+            if exited.is_some() || Instant::now() >= deadline {
+                let why = exited.map_or(format!("did not answer within {READY_TIMEOUT:?}"), |s| {
+                    format!("exited ({s})")
+                });
+                return Err(Error::msg(format!(
+                    "containerd in {} {why}; log tail:\n{}",
+                    self.dir().display(),
+                    self.log_tail(30)
+                )));
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let Some(daemon) = self.daemon.lock().unwrap().take() else {
+            return;
+        };
+        let ids = self.ids.lock().unwrap().clone();
+        let namespaces = self.namespaces.lock().unwrap().clone();
+        for problem in teardown::run(&self.layout, Some(daemon), &ids, &namespaces) {
+            eprintln!("harness teardown of {}: {problem}", self.dir().display());
+        }
+    }
+}
+
+fn spawn_containerd(layout: &Layout) -> Result<Child> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(layout.log())
+        .context(format!("opening {}", layout.log().display()))?;
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let mut search = vec![layout.bin_dir()];
+    search.extend(std::env::split_paths(&path));
+    let mut cmd = Command::new("containerd");
+    cmd.arg("--config")
+        .arg(layout.config())
+        .env(
+            "PATH",
+            std::env::join_paths(search).context("building PATH")?,
+        )
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("duplicating the log fd")?)
+        .stderr(log);
+    // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = cmd.spawn().context("starting containerd")?;
+    write(&layout.pid_file(), &format!("{}\n", child.id()))?;
+    Ok(child)
+}
+
+fn write(path: &Path, contents: &str) -> Result<()> {
+    fs::write(path, contents).context(format!("writing {}", path.display()))
+}

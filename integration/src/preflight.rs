@@ -1,0 +1,44 @@
+//! Whether this machine can run a private containerd with runsc at all.
+
+use std::path::Path;
+
+use crate::config::RUNSC_BINARY;
+
+/// Commands the harness runs, looked up on PATH.
+const COMMANDS: [&str; 4] = ["containerd", "ctr", "cc", "busybox"];
+
+/// What is missing for end-to-end tests (root, containerd, ctr, runsc, a C
+/// compiler, busybox); empty when everything is there.
+pub fn missing_requirements() -> Vec<String> {
+    let mut missing = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root privileges".to_string());
+    }
+    for command in COMMANDS {
+        if !on_path(command) {
+            missing.push(format!("`{command}` on PATH"));
+        }
+    }
+    if !Path::new(RUNSC_BINARY).exists() {
+        missing.push(RUNSC_BINARY.to_string());
+    }
+    missing
+}
+
+fn on_path(command: &str) -> bool {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .any(|dir| dir.join(command).is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sh_is_on_path_and_nonsense_is_not() {
+        assert!(on_path("sh"));
+        assert!(!on_path("no-such-command-harness"));
+    }
+}
