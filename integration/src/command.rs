@@ -67,11 +67,6 @@ pub struct Running {
 }
 
 impl Running {
-    /// The child's pid.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Waits for the command to exit; after `timeout` it is SIGKILLed and reported
     /// as timed out.
     pub fn wait(mut self, timeout: Duration) -> CmdOutput {

@@ -41,5 +41,5 @@ pub use error::{Error, Result};
 pub use images::{archives, ImageArchives, BUSYBOX_IMAGE};
 pub use layout::Layout;
 pub use locate::{shim_binary, SHIM_BINARY_ENV, SHIM_NAME};
-pub use preflight::missing_requirements;
+pub use preflight::{missing_requirements, report_skip};
 pub use teardown::down;

@@ -25,6 +25,13 @@ pub fn missing_requirements() -> Vec<String> {
     missing
 }
 
+/// Prints `SKIP <test>: <why>` straight to file descriptor 2, so that the line
+/// shows up even while libtest captures the test's output.
+pub fn report_skip(test: &str, why: &str) {
+    let line = format!("SKIP {test}: {why}\n");
+    let _ = nix::unistd::write(std::io::stderr(), line.as_bytes());
+}
+
 fn on_path(command: &str) -> bool {
     std::env::var_os("PATH")
         .iter()

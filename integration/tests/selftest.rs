@@ -4,12 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use harness::{missing_requirements, Containerd, Run, Runtime};
+use harness::{missing_requirements, report_skip, Containerd, Run, Runtime};
 
 fn start() -> Option<Containerd> {
     let missing = missing_requirements();
     if !missing.is_empty() {
-        eprintln!("SKIP: this machine lacks {}", missing.join(", "));
+        let why = format!("this machine lacks {}", missing.join(", "));
+        report_skip("harness self-test", &why);
         return None;
     }
     Some(Containerd::start().expect("private containerd starts"))

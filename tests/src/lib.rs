@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use harness::{Containerd, Ctr, Runtime};
+use harness::{report_skip as skip, Containerd, Ctr, Runtime};
 
 /// The deadline for a container expected to fail quickly.
 pub const FAIL_FAST: Duration = Duration::from_secs(10);
@@ -35,7 +35,7 @@ pub fn containerd(test: &str) -> Option<Containerd> {
     if !missing.is_empty() {
         let why = format!("this machine lacks {}", missing.join(", "));
         assert!(std::env::var_os("CI").is_none(), "{test}: {why}");
-        eprintln!("SKIP {test}: {why}");
+        skip(test, &why);
         return None;
     }
     let shim = harness::shim_binary();
@@ -55,7 +55,10 @@ pub fn containerd(test: &str) -> Option<Containerd> {
 /// in gVisor, for checks of gVisor-specific behaviour.
 pub fn gvisor_containerd(test: &str) -> Option<Containerd> {
     if !runtime().is_gvisor() {
-        eprintln!("SKIP {test}: needs gVisor, E2E_RUNTIME is {:?}", runtime());
+        skip(
+            test,
+            &format!("needs gVisor, E2E_RUNTIME is {:?}", runtime()),
+        );
         return None;
     }
     containerd(test)
@@ -65,9 +68,9 @@ pub fn gvisor_containerd(test: &str) -> Option<Containerd> {
 /// the shim under test, for checks of the shim's own configuration.
 pub fn shim_containerd(test: &str) -> Option<Containerd> {
     if runtime() != Runtime::Runsc {
-        eprintln!(
-            "SKIP {test}: needs the runsc shim, E2E_RUNTIME is {:?}",
-            runtime()
+        skip(
+            test,
+            &format!("needs the runsc shim, E2E_RUNTIME is {:?}", runtime()),
         );
         return None;
     }
