@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 /// What a finished (or timed-out) command left behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,19 @@ impl CmdOutput {
     /// True if the command exited with code 0 in time.
     pub fn success(&self) -> bool {
         self.code == Some(0) && !self.timed_out
+    }
+
+    /// The output of a command that could not be started: no exit code, the
+    /// reason as stderr.
+    pub fn not_started(command: String, error: &Error) -> Self {
+        CmdOutput {
+            command,
+            code: None,
+            stdout: String::new(),
+            stderr: format!("not started: {error}"),
+            timed_out: false,
+            elapsed: Duration::ZERO,
+        }
     }
 
     /// Stdout with surrounding whitespace removed.

@@ -21,6 +21,7 @@ use crate::images;
 use crate::layout::Layout;
 use crate::leaks;
 use crate::locate::{self, SHIM_NAME};
+use crate::procfs;
 use crate::teardown::{self, Daemon};
 
 /// How long containerd may take to answer `ctr version`.
@@ -65,7 +66,13 @@ impl ContainerdBuilder {
             .tempdir_in("/tmp")
             .context("creating the instance directory")?
             .keep();
-        self.start_in(&dir)
+        let started = self.start_in(&dir);
+        // A failed start may leave the new directory behind (a started fixture's
+        // teardown removes it itself); never recurse into mounts.
+        if started.is_err() && dir.exists() && procfs::mounts_under(&dir).is_empty() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+        started
     }
 
     /// Starts containerd in `dir` (created if missing; must be absolute and short

@@ -225,14 +225,7 @@ impl<'a> Ctr<'a> {
     pub fn ctr<S: AsRef<str>>(&self, args: &[S]) -> CmdOutput {
         let cmd = self.command(args);
         let description = command::describe(&cmd);
-        command::run(cmd, CTR_TIMEOUT).unwrap_or_else(|e| CmdOutput {
-            command: description,
-            code: None,
-            stdout: String::new(),
-            stderr: e.to_string(),
-            timed_out: false,
-            elapsed: Duration::ZERO,
-        })
+        command::run(cmd, CTR_TIMEOUT).unwrap_or_else(|e| CmdOutput::not_started(description, &e))
     }
 
     /// Starts `run` without waiting for it.
@@ -245,14 +238,10 @@ impl<'a> Ctr<'a> {
     pub fn run(&self, run: &Run) -> CmdOutput {
         match self.spawn(run) {
             Ok(running) => running.wait(run.timeout),
-            Err(e) => CmdOutput {
-                command: format!("ctr {}", run.ctr_args(self.containerd.layout()).join(" ")),
-                code: None,
-                stdout: String::new(),
-                stderr: e.to_string(),
-                timed_out: false,
-                elapsed: Duration::ZERO,
-            },
+            Err(e) => {
+                let args = run.ctr_args(self.containerd.layout());
+                CmdOutput::not_started(format!("ctr {}", args.join(" ")), &e)
+            }
         }
     }
 
