@@ -200,10 +200,10 @@ impl Runsc {
         Ok(stdout.lines().next().unwrap_or_default().trim().to_owned())
     }
 
-    /// Whether runsc has the subcommand `name`, by running `runsc help
-    /// <name>` (without global flags): runsc exits 0 for a known subcommand
-    /// or help topic and 128 with "Subcommand <name> not understood" on
-    /// stderr for anything else.
+    /// Whether runsc has the subcommand `name`, by running
+    /// `runsc help <name>` (without global flags): runsc 0.0~20221219 exits 0
+    /// for a known subcommand or help topic, and 128 with
+    /// `Subcommand <name> not understood` on stderr otherwise.
     pub async fn has_subcommand(&self, name: &str) -> Result<bool> {
         let args = subcommand("help", name);
         let output = self

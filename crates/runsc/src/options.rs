@@ -7,7 +7,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 /// Global options placed before every subcommand.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GlobalOptions {
     /// The runsc binary. A bare name such as `runsc` is looked up in `PATH`
     /// when spawned; empty means `runsc`.
@@ -58,7 +58,7 @@ fn global_flag(key: &str, value: impl AsRef<OsStr>) -> OsString {
 }
 
 /// Options of `runsc create`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CreateOpts {
     /// Bundle directory (`--bundle`).
     pub bundle: PathBuf,
@@ -84,7 +84,7 @@ impl CreateOpts {
 }
 
 /// Options of `runsc exec`, which always runs detached.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecOpts {
     /// Where runsc writes the host pid of its `exec` helper (`--pid-file`).
     pub pid_file: PathBuf,
@@ -110,7 +110,7 @@ impl ExecOpts {
 }
 
 /// Options of `runsc kill`.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KillOpts {
     /// Signal every process of the container (`--all`).
     pub all: bool,

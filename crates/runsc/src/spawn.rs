@@ -116,9 +116,8 @@ impl Spawner for DirectSpawner {
 /// flag (global flags are single `--key=value` words), else its last flag
 /// without dashes (`version` for `runsc --version`).
 pub fn subcommand_of(cmd: &Command) -> String {
-    let mut args = cmd.get_args().map(|arg| arg.to_string_lossy());
     let mut last_flag = None;
-    for arg in args.by_ref() {
+    for arg in cmd.get_args().map(|arg| arg.to_string_lossy()) {
         if !arg.starts_with('-') {
             return arg.into_owned();
         }
