@@ -1,1 +1,50 @@
-fn main() {}
+//! `containerd-shim-runsc-v1`: the containerd shim v2 that runs containers
+//! and Kubernetes pods inside gVisor by driving the `runsc` CLI.
+
+mod cleanup;
+mod config;
+mod container;
+mod error;
+mod events;
+mod ids;
+mod launch;
+mod logger;
+mod mounts;
+mod options;
+mod process;
+mod shim;
+mod spawner;
+mod stats;
+mod stdio;
+mod task;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-v" | "--v" | "-version" | "--version"))
+    {
+        println!(
+            "{}:\n  Version: {}\n  Runtime: {}",
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+            shim::RUNTIME_ID
+        );
+        return;
+    }
+    // One thread serves everything: a shim is I/O bound and small is better.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{}: cannot start the async runtime: {e}", shim::RUNTIME_ID);
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(containerd_shim::asynchronous::run::<shim::RunscShim>(
+        shim::RUNTIME_ID,
+        None,
+    ));
+}

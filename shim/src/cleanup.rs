@@ -1,0 +1,114 @@
+//! What Create records in the bundle so that the `delete` action, run by
+//! containerd after a shim died, can clean up with the same runsc options:
+//! `runsc delete --force`, then unmount the rootfs.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use containerd_shim::{api::DeleteResponse, protos::protobuf::well_known_types::timestamp::Timestamp};
+use log::warn;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::{Error, Result},
+    mounts, spawner::ReaperSpawner,
+};
+
+/// File in the bundle holding [`Saved`].
+const STATE_FILE: &str = "runsc-shim.json";
+/// Exit status reported for a container whose shim died (128 + SIGKILL).
+const KILLED: u32 = 137;
+
+/// runsc's global options, as saved in the bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Saved {
+    binary: PathBuf,
+    root: PathBuf,
+    log: Option<PathBuf>,
+    flags: Vec<(String, String)>,
+}
+
+impl From<&runsc::GlobalOptions> for Saved {
+    fn from(o: &runsc::GlobalOptions) -> Self {
+        Self {
+            binary: o.binary.clone(),
+            root: o.root.clone(),
+            log: o.log.clone(),
+            flags: o.flags.clone(),
+        }
+    }
+}
+
+impl From<Saved> for runsc::GlobalOptions {
+    fn from(s: Saved) -> Self {
+        Self {
+            binary: s.binary,
+            root: s.root,
+            log: s.log,
+            flags: s.flags,
+        }
+    }
+}
+
+/// Records the options of a container about to be created.
+pub fn save(bundle: &Path, opts: &runsc::GlobalOptions) -> Result<()> {
+    let json = serde_json::to_vec(&Saved::from(opts))
+        .map_err(|e| Error::Other(format!("encoding shim state: {e}")))?;
+    std::fs::write(bundle.join(STATE_FILE), json)
+        .map_err(|e| Error::io(format!("writing {STATE_FILE} in {}", bundle.display()), e))
+}
+
+fn load(bundle: &Path) -> Option<runsc::GlobalOptions> {
+    let data = std::fs::read(bundle.join(STATE_FILE)).ok()?;
+    serde_json::from_slice::<Saved>(&data).ok().map(Into::into)
+}
+
+/// The `delete` action: removes what is left of container `id` whose
+/// bundle is `bundle` and reports it killed.
+pub async fn delete_action(id: &str, bundle: &Path) -> DeleteResponse {
+    if let Some(opts) = load(bundle) {
+        let runsc = runsc::Runsc::new(opts, Arc::new(ReaperSpawner));
+        match runsc.delete(id, true).await {
+            Ok(()) => {}
+            Err(e) if e.is_gone() => {}
+            Err(e) => warn!("cleanup of {id}: {e}"),
+        }
+    }
+    if let Err(e) = mounts::unmount_all(bundle).await {
+        warn!("cleanup of {id}: {e}");
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    DeleteResponse {
+        pid: 0,
+        exit_status: KILLED,
+        exited_at: Some(Timestamp {
+            seconds: now.as_secs() as i64,
+            nanos: now.subsec_nanos() as i32,
+            ..Default::default()
+        })
+        .into(),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_options_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = runsc::GlobalOptions {
+            binary: "/usr/bin/runsc".into(),
+            root: "/run/containerd/runsc/default".into(),
+            log: Some(dir.path().join("log.json")),
+            flags: vec![("network".into(), "none".into())],
+        };
+        save(dir.path(), &opts).unwrap();
+        assert_eq!(load(dir.path()).map(|o| Saved::from(&o)), Some(Saved::from(&opts)));
+        assert_eq!(load(&dir.path().join("missing")), None);
+    }
+}

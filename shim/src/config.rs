@@ -1,0 +1,465 @@
+//! The runsc.toml configuration file (gVisor shim format) and how it turns
+//! into runsc global options for one container.
+//!
+//! ```toml
+//! binary_name = "/usr/bin/runsc"    # default: runsc from PATH
+//! root = "/run/containerd/runsc"    # runsc gets --root=<root>/<namespace>
+//! log_level = "debug"               # the shim's own log level
+//! log_path = "/var/log/runsc/%ID%/shim.log"  # extra copy of the shim log
+//! [runsc_config]                    # each key = "value" becomes --key=value
+//!   network = "none"
+//!   debug-log = "/var/log/runsc/%ID%/"
+//! ```
+
+use std::{
+    collections::BTreeMap,
+    env,
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+};
+
+use log::LevelFilter;
+use serde::Deserialize;
+
+use crate::{
+    error::{Error, Result},
+    ids,
+    options::RuntimeOptions,
+};
+
+/// Default state root, one directory per containerd namespace below it.
+pub const DEFAULT_ROOT: &str = "/run/containerd/runsc";
+/// Default runsc binary, looked up in PATH.
+pub const DEFAULT_BINARY: &str = "runsc";
+/// Placeholder replaced by the container id in path values.
+pub const ID_PLACEHOLDER: &str = "%ID%";
+
+/// runsc flags that name files or directories: `%ID%` is expanded in them
+/// and their parent directories are created before runsc runs.
+const PATH_FLAGS: [&str; 9] = [
+    "log",
+    "panic-log",
+    "debug-log",
+    "coverage-report",
+    "profile-block",
+    "profile-cpu",
+    "profile-heap",
+    "profile-mutex",
+    "trace",
+];
+
+/// Global flags the shim sets itself; they are configured elsewhere.
+const RESERVED_FLAGS: [(&str, &str); 3] = [
+    ("root", "use the top-level `root` key"),
+    ("log", "the shim logs runsc errors to <bundle>/log.json; use `debug-log` for runsc's own log"),
+    ("log-format", "the shim reads runsc's log as JSON"),
+];
+
+/// The contents of runsc.toml.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ShimConfig {
+    /// runsc binary: a path, or a name looked up in PATH.
+    #[serde(default)]
+    pub binary_name: String,
+    /// State root; runsc runs with `--root=<root>/<namespace>`.
+    #[serde(default)]
+    pub root: String,
+    /// Level of the shim's own log (error, warn, info, debug, trace).
+    #[serde(default)]
+    pub log_level: String,
+    /// A file that receives a copy of the shim's log; `%ID%` is expanded.
+    #[serde(default)]
+    pub log_path: String,
+    /// Extra runsc global flags.
+    #[serde(default)]
+    pub runsc_config: BTreeMap<String, toml::Value>,
+    /// Keys of gVisor's Go shim that have no effect here (accepted so that
+    /// existing files keep working; a warning names them).
+    #[serde(default)]
+    shim_cgroup: Option<String>,
+    #[serde(default)]
+    io_uid: Option<i64>,
+    #[serde(default)]
+    io_gid: Option<i64>,
+    #[serde(default)]
+    grouping: Option<bool>,
+    #[serde(default)]
+    enable_hibernate_server: Option<bool>,
+}
+
+/// Everything the shim needs from the configuration for one container.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Global options for every runsc call about this container.
+    pub runsc: runsc::GlobalOptions,
+    /// Extra shim log file, with `%ID%` expanded.
+    pub log_path: Option<PathBuf>,
+    /// Requested shim log level.
+    pub log_level: Option<LevelFilter>,
+}
+
+impl ShimConfig {
+    /// Reads the configuration the runtime options point at; no options
+    /// (or options without a path) give the defaults.
+    pub fn load(opts: Option<&RuntimeOptions>) -> Result<Self> {
+        let Some(opts) = opts else {
+            return Ok(Self::default());
+        };
+        if !opts.config_body.is_empty() {
+            let text = String::from_utf8(opts.config_body.clone()).map_err(|_| {
+                Error::InvalidArgument("runtime options config_body is not UTF-8".into())
+            })?;
+            return Self::parse(&text, "config_body of the runtime options");
+        }
+        if opts.config_path.is_empty() {
+            return Ok(Self::default());
+        }
+        let text = std::fs::read_to_string(&opts.config_path).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "cannot read runsc config {:?} (ConfigPath of the runtime options): {e}",
+                opts.config_path
+            ))
+        })?;
+        Self::parse(&text, &opts.config_path)
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let cfg: ShimConfig = toml::from_str(text).map_err(|e| {
+            Error::InvalidArgument(format!("invalid runsc config {origin:?}: {}", e.message()))
+        })?;
+        cfg.validate()
+            .map_err(|e| Error::InvalidArgument(format!("invalid runsc config {origin:?}: {e}")))?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if !self.log_level.is_empty() {
+            parse_level(&self.log_level)?;
+        }
+        if !self.root.is_empty() && !Path::new(&self.root).is_absolute() {
+            return Err(format!("root {:?} must be an absolute path", self.root));
+        }
+        for (key, value) in &self.runsc_config {
+            flag_value(key, value)?;
+        }
+        Ok(())
+    }
+
+    /// Names of keys that are set but have no effect in this shim.
+    pub fn ignored_keys(&self) -> Vec<&'static str> {
+        let set = [
+            ("shim_cgroup", self.shim_cgroup.is_some()),
+            ("io_uid", self.io_uid.is_some()),
+            ("io_gid", self.io_gid.is_some()),
+            ("grouping", self.grouping.is_some()),
+            ("enable_hibernate_server", self.enable_hibernate_server.is_some()),
+        ];
+        set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
+    }
+
+    /// The state root for a namespace: `<root>/<namespace>`.
+    pub fn state_root(&self, namespace: &str) -> PathBuf {
+        let root = if self.root.is_empty() {
+            DEFAULT_ROOT
+        } else {
+            &self.root
+        };
+        Path::new(root).join(namespace)
+    }
+
+    /// Resolves the configuration for container `id` of `namespace` whose
+    /// bundle is `bundle`. Checks that the runsc binary can be run.
+    pub fn resolve(&self, namespace: &str, id: &str, bundle: &Path) -> Result<Resolved> {
+        ids::validate("namespace", namespace)?;
+        ids::validate("container id", id)?;
+        let binary = find_binary(if self.binary_name.is_empty() {
+            DEFAULT_BINARY
+        } else {
+            &self.binary_name
+        })?;
+        let mut flags = Vec::with_capacity(self.runsc_config.len());
+        for (key, value) in &self.runsc_config {
+            let value = flag_value(key, value).map_err(Error::InvalidArgument)?;
+            flags.push((key.clone(), value.replace(ID_PLACEHOLDER, id)));
+        }
+        let log_path = (!self.log_path.is_empty())
+            .then(|| PathBuf::from(self.log_path.replace(ID_PLACEHOLDER, id)));
+        let log_level = if self.log_level.is_empty() {
+            None
+        } else {
+            Some(parse_level(&self.log_level).map_err(Error::InvalidArgument)?)
+        };
+        Ok(Resolved {
+            runsc: runsc::GlobalOptions {
+                binary,
+                root: self.state_root(namespace),
+                log: Some(bundle.join("log.json")),
+                flags,
+            },
+            log_path,
+            log_level,
+        })
+    }
+}
+
+impl Resolved {
+    /// Creates the directories that runsc's path flags and the shim log file
+    /// need. A value ending in `/` names a directory.
+    pub fn create_log_dirs(&self) -> Result<()> {
+        let flag_paths = self
+            .runsc
+            .flags
+            .iter()
+            .filter(|(k, _)| PATH_FLAGS.contains(&k.as_str()))
+            .map(|(_, v)| PathBuf::from(v));
+        for path in flag_paths.chain(self.log_path.clone()) {
+            let dir = if path.as_os_str().to_string_lossy().ends_with('/') {
+                path.as_path()
+            } else {
+                match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => continue,
+                }
+            };
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("creating log directory {}", dir.display()), e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Renders one `[runsc_config]` entry as the flag value, or says why not.
+fn flag_value(key: &str, value: &toml::Value) -> std::result::Result<String, String> {
+    let valid_key = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid_key {
+        return Err(format!("runsc_config key {key:?} is not a valid runsc flag name"));
+    }
+    if let Some((_, hint)) = RESERVED_FLAGS.iter().find(|(k, _)| *k == key) {
+        return Err(format!("runsc_config must not set {key:?}: {hint}"));
+    }
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) => Ok(f.to_string()),
+        other => Err(format!(
+            "runsc_config.{key} must be a string, boolean or number, not {}",
+            other.type_str()
+        )),
+    }
+}
+
+fn parse_level(level: &str) -> std::result::Result<LevelFilter, String> {
+    match level.to_ascii_lowercase().as_str() {
+        "trace" => Ok(LevelFilter::Trace),
+        "debug" => Ok(LevelFilter::Debug),
+        "info" => Ok(LevelFilter::Info),
+        "warn" | "warning" => Ok(LevelFilter::Warn),
+        "error" | "fatal" | "panic" => Ok(LevelFilter::Error),
+        "off" => Ok(LevelFilter::Off),
+        _ => Err(format!(
+            "log_level {level:?} is not one of trace, debug, info, warn, error, off"
+        )),
+    }
+}
+
+/// Finds the runsc binary: a name with a `/` must be an executable file, a
+/// bare name is looked up in PATH.
+pub fn find_binary(name: &str) -> Result<PathBuf> {
+    let executable = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if name.contains('/') {
+        let path = PathBuf::from(name);
+        return match path.metadata() {
+            Err(e) => Err(Error::InvalidArgument(format!(
+                "runsc binary {name:?} (binary_name in the runsc config) cannot be used: {e}"
+            ))),
+            Ok(_) if !executable(&path) => Err(Error::InvalidArgument(format!(
+                "runsc binary {name:?} (binary_name in the runsc config) is not an executable file"
+            ))),
+            Ok(_) => Ok(path),
+        };
+    }
+    let path_var = env::var_os("PATH").unwrap_or_default();
+    env::split_paths(&path_var)
+        .map(|dir| dir.join(name))
+        .find(|p| executable(p))
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "runsc binary {name:?} not found in PATH ({}); install gVisor's runsc or set \
+                 binary_name in the runsc config",
+                path_var.to_string_lossy()
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str) -> Resolved {
+        ShimConfig::parse(text, "test")
+            .unwrap()
+            .resolve("k8s.io", "abc", Path::new("/b"))
+            .unwrap()
+    }
+
+    #[test]
+    fn defaults_use_runsc_from_path_and_per_namespace_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("runsc");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let found = find_binary("runsc");
+        // PATH on a node may or may not have runsc; the explicit path always works.
+        if let Ok(p) = found {
+            assert!(p.ends_with("runsc"));
+        }
+        let cfg = ShimConfig {
+            binary_name: bin.to_string_lossy().into(),
+            ..Default::default()
+        };
+        let r = cfg.resolve("default", "c1", Path::new("/bundle")).unwrap();
+        assert_eq!(r.runsc.root, Path::new("/run/containerd/runsc/default"));
+        assert_eq!(r.runsc.log, Some(PathBuf::from("/bundle/log.json")));
+        assert_eq!(r.runsc.binary, bin);
+        assert!(r.runsc.flags.is_empty());
+        assert_eq!(r.log_path, None);
+    }
+
+    #[test]
+    fn flags_are_sorted_stringified_and_id_expanded() {
+        let r = resolve(
+            r#"
+            binary_name = "/bin/sh"
+            root = "/var/run/rsc"
+            log_level = "debug"
+            log_path = "/var/log/shim/%ID%.log"
+            [runsc_config]
+            network = "none"
+            debug = true
+            watchdog-action = "panic"
+            num-network-channels = 2
+            debug-log = "/var/log/runsc/%ID%/"
+            "#,
+        );
+        assert_eq!(r.runsc.root, Path::new("/var/run/rsc/k8s.io"));
+        assert_eq!(r.log_level, Some(LevelFilter::Debug));
+        assert_eq!(r.log_path, Some(PathBuf::from("/var/log/shim/abc.log")));
+        let flags: Vec<_> = r
+            .runsc
+            .flags
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(
+            flags,
+            [
+                "debug=true",
+                "debug-log=/var/log/runsc/abc/",
+                "network=none",
+                "num-network-channels=2",
+                "watchdog-action=panic"
+            ]
+        );
+    }
+
+    #[test]
+    fn log_dirs_are_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let r = resolve(&format!(
+            r#"
+            binary_name = "/bin/sh"
+            log_path = "{d}/shim/%ID%/shim.log"
+            [runsc_config]
+            debug-log = "{d}/dbg/%ID%/"
+            panic-log = "{d}/panic/%ID%/panic.log"
+            network = "none"
+            "#
+        ));
+        r.create_log_dirs().unwrap();
+        for sub in ["shim/abc", "dbg/abc", "panic/abc"] {
+            assert!(dir.path().join(sub).is_dir(), "{sub} missing");
+        }
+        assert!(!dir.path().join("panic/abc/panic.log").exists());
+    }
+
+    #[test]
+    fn invalid_toml_names_file_and_problem() {
+        let err = ShimConfig::parse("binary_name = ", "/etc/containerd/runsc.toml").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("/etc/containerd/runsc.toml"), "{msg}");
+        assert!(msg.contains("invalid runsc config"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let cases = [
+            ("binary = \"x\"", "unknown field `binary`"),
+            ("log_level = \"loud\"", "log_level \"loud\""),
+            ("root = \"relative\"", "absolute"),
+            ("[runsc_config]\nroot = \"/x\"", "must not set \"root\""),
+            ("[runsc_config]\n\"--net\" = \"x\"", "not a valid runsc flag name"),
+            ("[runsc_config]\nnetwork = [\"a\"]", "runsc_config.network must be"),
+        ];
+        for (text, want) in cases {
+            let err = ShimConfig::parse(text, "t").unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn go_shim_keys_are_accepted_and_reported() {
+        let cfg = ShimConfig::parse("shim_cgroup = \"x\"\ngrouping = true", "t").unwrap();
+        assert_eq!(cfg.ignored_keys(), ["shim_cgroup", "grouping"]);
+    }
+
+    #[test]
+    fn missing_or_unusable_binary_is_named() {
+        let err = find_binary("/nonexistent/runsc").unwrap_err().to_string();
+        assert!(err.contains("\"/nonexistent/runsc\""), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("runsc");
+        std::fs::write(&f, "x").unwrap();
+        let err = find_binary(f.to_str().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("not an executable"), "{err}");
+        let err = find_binary("no-such-runsc-binary").unwrap_err().to_string();
+        assert!(err.contains("not found in PATH"), "{err}");
+    }
+
+    #[test]
+    fn load_reads_path_body_or_defaults() {
+        assert_eq!(ShimConfig::load(None).unwrap(), ShimConfig::default());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("runsc.toml");
+        std::fs::write(&p, "log_level = \"warn\"").unwrap();
+        let opts = RuntimeOptions {
+            config_path: p.to_string_lossy().into(),
+            ..Default::default()
+        };
+        assert_eq!(ShimConfig::load(Some(&opts)).unwrap().log_level, "warn");
+        let body = RuntimeOptions {
+            config_body: b"log_level = \"error\"".to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(ShimConfig::load(Some(&body)).unwrap().log_level, "error");
+        let missing = RuntimeOptions {
+            config_path: "/nonexistent/runsc.toml".into(),
+            ..Default::default()
+        };
+        let err = ShimConfig::load(Some(&missing)).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/runsc.toml"), "{err}");
+    }
+}

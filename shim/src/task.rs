@@ -1,0 +1,737 @@
+//! The Task API served to containerd over ttrpc.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use containerd_shim::{
+    api::{
+        CloseIORequest, ConnectRequest, ConnectResponse, CreateTaskRequest, CreateTaskResponse,
+        DeleteRequest, DeleteResponse, Empty, ExecProcessRequest, KillRequest, PauseRequest,
+        PidsRequest, PidsResponse, ResizePtyRequest, ResumeRequest,
+        ShutdownRequest, StartRequest, StartResponse, StateRequest, StateResponse, StatsRequest,
+        StatsResponse, Status, UpdateTaskRequest, WaitRequest, WaitResponse,
+    },
+    asynchronous::{
+        monitor::monitor_subscribe,
+        ExitSignal,
+    },
+    monitor::{Subject, Topic},
+    protos::{
+        events::task::{
+            TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskPaused,
+            TaskResumed, TaskStart,
+        },
+        protobuf::{well_known_types::timestamp::Timestamp, MessageField},
+        shim::oci::ProcessDetails,
+        types::task::ProcessInfo,
+    },
+    util::convert_to_any,
+    Task, TtrpcContext, TtrpcResult,
+};
+use log::{info, warn};
+use nix::{sys::signal, unistd::Pid};
+use runsc::{CreateOpts, ExecOpts, KillOpts, Runsc, Spawner};
+
+use crate::{
+    cleanup,
+    config::ShimConfig,
+    container::{lock, Container, Exec, SharedTable},
+    error::{Error, Result},
+    events::EventSender,
+    ids, logger, mounts, options,
+    process::{wait_exit, Exit, ExitOutcome, Process},
+    stats::{self, CgroupMode},
+    stdio::{self, StdioPaths},
+};
+
+/// How long Delete waits for a created (never started) sandbox to die.
+const CREATED_KILL_WAIT: Duration = Duration::from_secs(10);
+const SIGKILL: u32 = 9;
+const SIGTERM: u32 = 15;
+
+/// The Task service: every container of this shim.
+pub struct TaskService {
+    namespace: String,
+    events: EventSender,
+    exit_signal: Arc<ExitSignal>,
+    spawner: Arc<dyn Spawner>,
+    table: SharedTable,
+    log_file_added: AtomicBool,
+    cgroup_mode: CgroupMode,
+}
+
+impl TaskService {
+    /// A service for `namespace`, with exits taken from the shim's reaper.
+    pub async fn new(
+        namespace: String,
+        events: EventSender,
+        exit_signal: Arc<ExitSignal>,
+        spawner: Arc<dyn Spawner>,
+    ) -> Self {
+        let table = SharedTable::default();
+        match monitor_subscribe(Topic::Pid).await {
+            Ok(mut sub) => {
+                let (table, events) = (table.clone(), events.clone());
+                tokio::spawn(async move {
+                    while let Some(e) = sub.rx.recv().await {
+                        if let Subject::Pid(pid) = e.subject {
+                            handle_exit(&table, &events, pid, Exit::now(e.exit_code));
+                        }
+                    }
+                });
+            }
+            Err(e) => warn!("cannot watch process exits: {e}"),
+        }
+        Self {
+            namespace,
+            events,
+            exit_signal,
+            spawner,
+            table,
+            log_file_added: AtomicBool::new(false),
+            cgroup_mode: CgroupMode::detect(),
+        }
+    }
+
+    fn container(&self, id: &str) -> Result<Arc<Container>> {
+        lock(&self.table).get(id)
+    }
+
+    async fn create(&self, req: CreateTaskRequest) -> Result<CreateTaskResponse> {
+        ids::validate("container id", &req.id)?;
+        if lock(&self.table).contains(&req.id) {
+            return Err(Error::AlreadyExists(format!("container {:?} already exists", req.id)));
+        }
+        if !req.checkpoint.is_empty() {
+            return Err(Error::Unimplemented(
+                "restoring from a checkpoint is not supported by io.containerd.runsc.v1".into(),
+            ));
+        }
+        let bundle = PathBuf::from(&req.bundle);
+        let opts = options::decode(req.options.as_ref())?;
+        let cfg = ShimConfig::load(opts.as_ref())?;
+        let resolved = cfg.resolve(&self.namespace, &req.id, &bundle)?;
+        for key in cfg.ignored_keys() {
+            warn!("runsc config key {key:?} has no effect in this shim");
+        }
+        resolved.create_log_dirs()?;
+        self.apply_logging(&resolved);
+        containerd_shim::asynchronous::util::read_spec(&bundle)
+            .await
+            .map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "invalid OCI spec {}: {e}",
+                    bundle.join("config.json").display()
+                ))
+            })?;
+        cleanup::save(&bundle, &resolved.runsc)?;
+        let runsc = Runsc::new(resolved.runsc, self.spawner.clone());
+        mounts::mount_all(&bundle, &req.rootfs).await?;
+        let stdio = StdioPaths {
+            stdin: req.stdin.clone(),
+            stdout: req.stdout.clone(),
+            stderr: req.stderr.clone(),
+            terminal: req.terminal,
+        };
+        match self.create_sandbox(&req.id, &bundle, &runsc, stdio).await {
+            Ok(init) => {
+                let pid = init.pid;
+                let c = Arc::new(Container::new(req.id.clone(), bundle, runsc, init));
+                self.register(c, &req);
+                info!("created container {} (sandbox pid {pid})", req.id);
+                Ok(CreateTaskResponse {
+                    pid: pid as u32,
+                    ..Default::default()
+                })
+            }
+            Err(e) => {
+                if let Err(d) = runsc.delete(&req.id, true).await {
+                    if !d.is_gone() {
+                        warn!("cleaning up failed create of {}: {d}", req.id);
+                    }
+                }
+                let _ = mounts::unmount_all(&bundle).await;
+                Err(e)
+            }
+        }
+    }
+
+    fn apply_logging(&self, resolved: &crate::config::Resolved) {
+        if let Some(level) = resolved.log_level {
+            logger::set_level(level);
+        }
+        if let Some(path) = &resolved.log_path {
+            if !self.log_file_added.swap(true, Ordering::SeqCst) {
+                if let Err(e) = logger::add_file(path) {
+                    warn!("cannot open shim log file {}: {e}", path.display());
+                }
+            }
+        }
+    }
+
+    async fn create_sandbox(
+        &self,
+        id: &str,
+        bundle: &Path,
+        runsc: &Runsc,
+        stdio: StdioPaths,
+    ) -> Result<Process> {
+        if stdio.terminal {
+            return Err(Error::Unimplemented(
+                "terminals (ctr -t) are not supported yet by io.containerd.runsc.v1".into(),
+            ));
+        }
+        let (io, handles) = stdio::open(&stdio, &self.namespace, id)?;
+        let pid_file = bundle.join("init.pid");
+        let opts = CreateOpts {
+            bundle: bundle.to_path_buf(),
+            pid_file: pid_file.clone(),
+            ..Default::default()
+        };
+        runsc.create(id, &opts, io).await?;
+        let pid = read_pid(&pid_file).await?;
+        let mut init = Process::new(stdio);
+        init.pid = pid;
+        init.io = handles;
+        Ok(init)
+    }
+
+    /// Adds a created container and publishes TaskCreate (and TaskExit if
+    /// its sandbox already died).
+    fn register(&self, c: Arc<Container>, req: &CreateTaskRequest) {
+        let mut table = lock(&self.table);
+        let mut st = c.state();
+        let pid = st.init.pid;
+        self.events.send(TaskCreate {
+            container_id: c.id.clone(),
+            bundle: req.bundle.clone(),
+            rootfs: req.rootfs.clone(),
+            io: MessageField::some(TaskIO {
+                stdin: req.stdin.clone(),
+                stdout: req.stdout.clone(),
+                stderr: req.stderr.clone(),
+                terminal: req.terminal,
+                ..Default::default()
+            }),
+            checkpoint: req.checkpoint.clone(),
+            pid: pid as u32,
+            ..Default::default()
+        });
+        if let Some(exit) = table.take_unmatched(pid) {
+            if let ExitOutcome::Publish(e) = st.init.exited(exit) {
+                self.events.send(exit_event(&c.id, &c.id, pid, e));
+            }
+        }
+        drop(st);
+        table.insert(c);
+    }
+
+    async fn start(&self, req: StartRequest) -> Result<StartResponse> {
+        let c = self.container(&req.id)?;
+        c.state().process(&c.id, &req.exec_id)?.begin_start(&c.describe(&req.exec_id))?;
+        let result = if req.exec_id.is_empty() {
+            c.runsc
+                .start(&c.id, Default::default())
+                .await
+                .map(|()| c.state().init.pid)
+                .map_err(Error::from)
+        } else {
+            self.start_exec(&c, &req.exec_id).await
+        };
+        let mut st = c.state();
+        let p = st.process(&c.id, &req.exec_id)?;
+        let held = p.finish_start(result.is_ok());
+        let pid = result?;
+        if req.exec_id.is_empty() {
+            self.events.send(TaskStart {
+                container_id: c.id.clone(),
+                pid: pid as u32,
+                ..Default::default()
+            });
+        } else {
+            self.events.send(TaskExecStarted {
+                container_id: c.id.clone(),
+                exec_id: req.exec_id.clone(),
+                pid: pid as u32,
+                ..Default::default()
+            });
+        }
+        if let Some(exit) = held {
+            let id = if req.exec_id.is_empty() { &c.id } else { &req.exec_id };
+            self.events.send(exit_event(&c.id, id, pid, exit));
+        }
+        Ok(StartResponse {
+            pid: pid as u32,
+            ..Default::default()
+        })
+    }
+
+    /// Runs `runsc exec --detach` for a recorded exec; returns the host pid
+    /// of runsc's exec helper, whose exit status is the process's.
+    async fn start_exec(&self, c: &Container, exec_id: &str) -> Result<i32> {
+        let (spec, stdio) = {
+            let st = c.state();
+            let e = &st.execs[exec_id];
+            (e.spec.clone(), e.process.stdio.clone())
+        };
+        if stdio.terminal {
+            return Err(Error::Unimplemented(
+                "terminals (ctr exec -t) are not supported yet by io.containerd.runsc.v1".into(),
+            ));
+        }
+        let files = ExecFiles::new(&c.bundle, exec_id);
+        let result = async {
+            tokio::fs::write(&files.spec, &spec)
+                .await
+                .map_err(|e| Error::io("writing the exec process spec", e))?;
+            let (io, handles) = stdio::open(&stdio, &self.namespace, &c.id)?;
+            let opts = ExecOpts {
+                pid_file: files.pid.clone(),
+                internal_pid_file: files.internal_pid.clone(),
+                console_socket: None,
+            };
+            c.runsc.exec(&c.id, &files.spec, &opts, io).await?;
+            let pid = read_pid(&files.pid).await?;
+            let sandbox_pid = read_pid(&files.internal_pid).await.unwrap_or(0);
+            Ok::<_, Error>((pid, sandbox_pid, handles))
+        }
+        .await;
+        files.remove().await;
+        let (pid, sandbox_pid, handles) = result?;
+        let mut table = lock(&self.table);
+        let mut st = c.state();
+        let p = st.process(&c.id, exec_id)?;
+        p.pid = pid;
+        p.sandbox_pid = sandbox_pid;
+        p.io = handles;
+        if let Some(exit) = table.take_unmatched(pid) {
+            // The helper already exited: held until TaskExecStarted is out.
+            p.exited(exit);
+        }
+        Ok(pid)
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<DeleteResponse> {
+        let c = self.container(&req.id)?;
+        if !req.exec_id.is_empty() {
+            let mut st = c.state();
+            let p = st.process(&c.id, &req.exec_id)?;
+            if !matches!(p.status(), Status::STOPPED | Status::CREATED) {
+                return Err(Error::FailedPrecondition(format!(
+                    "{} is still running",
+                    c.describe(&req.exec_id)
+                )));
+            }
+            let resp = delete_response(p);
+            st.execs.remove(&req.exec_id);
+            return Ok(resp);
+        }
+        let (status, pid, watch) = {
+            let st = c.state();
+            (st.init.status(), st.init.pid, st.init.exit_watch())
+        };
+        match status {
+            Status::RUNNING | Status::PAUSED | Status::PAUSING => {
+                return Err(Error::FailedPrecondition(format!(
+                    "container {:?} is running: kill it before deleting it",
+                    c.id
+                )))
+            }
+            Status::CREATED => {
+                // Never started: its sandbox waits for `runsc start`.
+                let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL);
+                if tokio::time::timeout(CREATED_KILL_WAIT, wait_exit(watch)).await.is_err() {
+                    warn!("sandbox {pid} of created container {} did not exit", c.id);
+                }
+            }
+            _ => {}
+        }
+        match c.runsc.delete(&c.id, true).await {
+            Ok(()) => {}
+            Err(e) if e.is_gone() => {}
+            Err(e) => return Err(e.into()),
+        }
+        mounts::unmount_all(&c.bundle).await?;
+        let resp = {
+            let mut table = lock(&self.table);
+            table.remove(&c.id);
+            let mut st = c.state();
+            st.init.io.close_stdin();
+            delete_response(&st.init)
+        };
+        self.events.send(TaskDelete {
+            container_id: c.id.clone(),
+            id: c.id.clone(),
+            pid: resp.pid,
+            exit_status: resp.exit_status,
+            exited_at: resp.exited_at.clone(),
+            ..Default::default()
+        });
+        info!("deleted container {}", c.id);
+        Ok(resp)
+    }
+
+    async fn kill(&self, req: KillRequest) -> Result<()> {
+        let c = self.container(&req.id)?;
+        let what = c.describe(&req.exec_id);
+        let (status, pid, sandbox_pid) = {
+            let mut st = c.state();
+            let p = st.process(&c.id, &req.exec_id)?;
+            (p.status(), p.pid, p.sandbox_pid)
+        };
+        let stopped = || {
+            if matches!(req.signal, SIGKILL | SIGTERM) {
+                Ok(())
+            } else {
+                Err(Error::NotFound(format!("{what}: process already finished")))
+            }
+        };
+        match status {
+            Status::STOPPED => return stopped(),
+            Status::CREATED if req.exec_id.is_empty() => {
+                // runsc cannot signal a created container; its sandbox is ours.
+                let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL);
+                return Ok(());
+            }
+            Status::CREATED => {
+                return Err(Error::FailedPrecondition(format!("{what} is not started")))
+            }
+            _ => {}
+        }
+        let opts = if req.exec_id.is_empty() {
+            KillOpts {
+                all: req.all,
+                pid: None,
+            }
+        } else {
+            KillOpts {
+                all: false,
+                pid: Some(sandbox_pid),
+            }
+        };
+        match c.runsc.kill(&c.id, req.signal as i32, opts).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_gone() => stopped(),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn pause_resume(&self, id: &str, pause: bool) -> Result<()> {
+        let c = self.container(id)?;
+        if c.state().init.is_stopped() {
+            return Err(Error::FailedPrecondition(format!("container {id:?} is stopped")));
+        }
+        if pause {
+            c.runsc.pause(id).await?;
+        } else {
+            c.runsc.resume(id).await?;
+        }
+        c.state().init.set_paused(pause);
+        if pause {
+            self.events.send(TaskPaused {
+                container_id: id.to_string(),
+                ..Default::default()
+            });
+        } else {
+            self.events.send(TaskResumed {
+                container_id: id.to_string(),
+                ..Default::default()
+            });
+        }
+        Ok(())
+    }
+
+    fn exec(&self, req: ExecProcessRequest) -> Result<()> {
+        ids::validate("exec id", &req.exec_id)?;
+        let c = self.container(&req.id)?;
+        let mut st = c.state();
+        if st.init.is_stopped() {
+            return Err(Error::FailedPrecondition(format!(
+                "container {:?} has exited: cannot exec in it",
+                c.id
+            )));
+        }
+        if st.execs.contains_key(&req.exec_id) {
+            return Err(Error::AlreadyExists(format!(
+                "{} already exists",
+                c.describe(&req.exec_id)
+            )));
+        }
+        let spec = req.spec.as_ref().map(|a| a.value.clone()).unwrap_or_default();
+        serde_json::from_slice::<serde_json::Value>(&spec).map_err(|e| {
+            Error::InvalidArgument(format!("exec {:?}: invalid process spec: {e}", req.exec_id))
+        })?;
+        let stdio = StdioPaths {
+            stdin: req.stdin,
+            stdout: req.stdout,
+            stderr: req.stderr,
+            terminal: req.terminal,
+        };
+        st.execs.insert(
+            req.exec_id.clone(),
+            Exec {
+                process: Process::new(stdio),
+                spec,
+            },
+        );
+        self.events.send(TaskExecAdded {
+            container_id: c.id.clone(),
+            exec_id: req.exec_id,
+            ..Default::default()
+        });
+        Ok(())
+    }
+
+    fn state(&self, req: &StateRequest) -> Result<StateResponse> {
+        let c = self.container(&req.id)?;
+        let mut st = c.state();
+        let p = st.process(&c.id, &req.exec_id)?;
+        let exit = p.exit();
+        Ok(StateResponse {
+            id: if req.exec_id.is_empty() { c.id.clone() } else { req.exec_id.clone() },
+            bundle: c.bundle.to_string_lossy().into_owned(),
+            pid: p.pid as u32,
+            status: p.status().into(),
+            stdin: p.stdio.stdin.clone(),
+            stdout: p.stdio.stdout.clone(),
+            stderr: p.stdio.stderr.clone(),
+            terminal: p.stdio.terminal,
+            exit_status: exit.map(|e| e.status).unwrap_or_default(),
+            exited_at: exit.map(|e| timestamp(e.at)).into(),
+            exec_id: req.exec_id.clone(),
+            ..Default::default()
+        })
+    }
+
+    async fn pids(&self, id: &str) -> Result<PidsResponse> {
+        let c = self.container(id)?;
+        let pids = c.runsc.ps(id).await?;
+        let st = c.state();
+        let mut processes = Vec::with_capacity(pids.len());
+        for pid in pids {
+            let exec_id = st
+                .execs
+                .iter()
+                .find(|(_, e)| e.process.sandbox_pid == pid && pid != 0)
+                .map(|(id, _)| id.clone());
+            let info = match exec_id {
+                Some(exec_id) => {
+                    let details = ProcessDetails {
+                        exec_id,
+                        ..Default::default()
+                    };
+                    MessageField::some(convert_to_any(Box::new(details))?)
+                }
+                None => MessageField::none(),
+            };
+            processes.push(ProcessInfo {
+                pid: pid as u32,
+                info,
+                ..Default::default()
+            });
+        }
+        Ok(PidsResponse {
+            processes,
+            ..Default::default()
+        })
+    }
+}
+
+/// Routes an exit from the reaper to the process with that host pid.
+fn handle_exit(table: &SharedTable, events: &EventSender, pid: i32, exit: Exit) {
+    let mut t = lock(table);
+    for c in t.all() {
+        let mut st = c.state();
+        if let Some((exec_id, p)) = st.by_pid(pid) {
+            if let ExitOutcome::Publish(e) = p.exited(exit) {
+                let id = if exec_id.is_empty() { c.id.clone() } else { exec_id };
+                info!("{} exited with status {}", c.describe(if id == c.id { "" } else { &id }), e.status);
+                events.send(exit_event(&c.id, &id, pid, e));
+            }
+            return;
+        }
+    }
+    t.push_unmatched(pid, exit);
+}
+
+fn exit_event(container_id: &str, id: &str, pid: i32, exit: Exit) -> TaskExit {
+    TaskExit {
+        container_id: container_id.to_string(),
+        id: id.to_string(),
+        pid: pid as u32,
+        exit_status: exit.status,
+        exited_at: MessageField::some(timestamp(exit.at)),
+        ..Default::default()
+    }
+}
+
+fn delete_response(p: &Process) -> DeleteResponse {
+    let exit = p.exit();
+    DeleteResponse {
+        pid: p.pid as u32,
+        exit_status: exit.map(|e| e.status).unwrap_or(128 + SIGKILL),
+        exited_at: MessageField::some(timestamp(exit.map(|e| e.at).unwrap_or_else(SystemTime::now))),
+        ..Default::default()
+    }
+}
+
+fn timestamp(t: SystemTime) -> Timestamp {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    Timestamp {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+        ..Default::default()
+    }
+}
+
+async fn read_pid(path: &Path) -> Result<i32> {
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| Error::io(format!("reading pid file {}", path.display()), e))?;
+    text.trim()
+        .parse()
+        .map_err(|_| Error::Other(format!("pid file {} holds {text:?}", path.display())))
+}
+
+/// Temporary files of one exec in the bundle, removed after the start.
+struct ExecFiles {
+    spec: PathBuf,
+    pid: PathBuf,
+    internal_pid: PathBuf,
+}
+
+impl ExecFiles {
+    fn new(bundle: &Path, exec_id: &str) -> Self {
+        Self {
+            spec: bundle.join(format!("exec-{exec_id}.json")),
+            pid: bundle.join(format!("exec-{exec_id}.pid")),
+            internal_pid: bundle.join(format!("exec-{exec_id}.internal.pid")),
+        }
+    }
+
+    async fn remove(&self) {
+        for f in [&self.spec, &self.pid, &self.internal_pid] {
+            let _ = tokio::fs::remove_file(f).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Task for TaskService {
+    async fn create(
+        &self,
+        _ctx: &TtrpcContext,
+        req: CreateTaskRequest,
+    ) -> TtrpcResult<CreateTaskResponse> {
+        let id = req.id.clone();
+        self.create(req).await.map_err(|e| {
+            warn!("create {id}: {e}");
+            e.into()
+        })
+    }
+
+    async fn start(&self, _ctx: &TtrpcContext, req: StartRequest) -> TtrpcResult<StartResponse> {
+        Ok(self.start(req).await?)
+    }
+
+    async fn state(&self, _ctx: &TtrpcContext, req: StateRequest) -> TtrpcResult<StateResponse> {
+        Ok(TaskService::state(self, &req)?)
+    }
+
+    async fn wait(&self, _ctx: &TtrpcContext, req: WaitRequest) -> TtrpcResult<WaitResponse> {
+        let c = self.container(&req.id)?;
+        let watch = c.state().process(&c.id, &req.exec_id)?.exit_watch();
+        let exit = wait_exit(watch).await;
+        Ok(WaitResponse {
+            exit_status: exit.status,
+            exited_at: MessageField::some(timestamp(exit.at)),
+            ..Default::default()
+        })
+    }
+
+    async fn kill(&self, _ctx: &TtrpcContext, req: KillRequest) -> TtrpcResult<Empty> {
+        self.kill(req).await?;
+        Ok(Empty::new())
+    }
+
+    async fn delete(&self, _ctx: &TtrpcContext, req: DeleteRequest) -> TtrpcResult<DeleteResponse> {
+        Ok(self.delete(req).await?)
+    }
+
+    async fn pids(&self, _ctx: &TtrpcContext, req: PidsRequest) -> TtrpcResult<PidsResponse> {
+        Ok(self.pids(&req.id).await?)
+    }
+
+    async fn pause(&self, _ctx: &TtrpcContext, req: PauseRequest) -> TtrpcResult<Empty> {
+        self.pause_resume(&req.id, true).await?;
+        Ok(Empty::new())
+    }
+
+    async fn resume(&self, _ctx: &TtrpcContext, req: ResumeRequest) -> TtrpcResult<Empty> {
+        self.pause_resume(&req.id, false).await?;
+        Ok(Empty::new())
+    }
+
+    async fn exec(&self, _ctx: &TtrpcContext, req: ExecProcessRequest) -> TtrpcResult<Empty> {
+        TaskService::exec(self, req)?;
+        Ok(Empty::new())
+    }
+
+    async fn resize_pty(&self, _ctx: &TtrpcContext, req: ResizePtyRequest) -> TtrpcResult<Empty> {
+        // Without a terminal there is nothing to resize.
+        let c = self.container(&req.id)?;
+        c.state().process(&c.id, &req.exec_id)?;
+        Ok(Empty::new())
+    }
+
+    async fn close_io(&self, _ctx: &TtrpcContext, req: CloseIORequest) -> TtrpcResult<Empty> {
+        let c = self.container(&req.id)?;
+        if req.stdin {
+            c.state().process(&c.id, &req.exec_id)?.io.close_stdin();
+        }
+        Ok(Empty::new())
+    }
+
+    async fn update(&self, _ctx: &TtrpcContext, _req: UpdateTaskRequest) -> TtrpcResult<Empty> {
+        Err(Error::Unimplemented(
+            "updating resources is not supported: this runsc has no `update` command".into(),
+        )
+        .into())
+    }
+
+    async fn stats(&self, _ctx: &TtrpcContext, req: StatsRequest) -> TtrpcResult<StatsResponse> {
+        let c = self.container(&req.id)?;
+        let event = c.runsc.stats(&c.id).await.map_err(Error::from)?;
+        Ok(StatsResponse {
+            stats: MessageField::some(stats::to_any(&event, self.cgroup_mode).map_err(Error::from)?),
+            ..Default::default()
+        })
+    }
+
+    async fn connect(&self, _ctx: &TtrpcContext, req: ConnectRequest) -> TtrpcResult<ConnectResponse> {
+        let task_pid = self
+            .container(&req.id)
+            .map(|c| c.state().init.pid as u32)
+            .unwrap_or_default();
+        Ok(ConnectResponse {
+            shim_pid: std::process::id(),
+            task_pid,
+            ..Default::default()
+        })
+    }
+
+    async fn shutdown(&self, _ctx: &TtrpcContext, _req: ShutdownRequest) -> TtrpcResult<Empty> {
+        if lock(&self.table).is_empty() {
+            info!("no container left: shutting down");
+            self.exit_signal.signal();
+        }
+        Ok(Empty::new())
+    }
+}
