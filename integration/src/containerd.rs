@@ -89,7 +89,14 @@ impl ContainerdBuilder {
                 layout.ttrpc_socket().display()
             )));
         }
+        if let Some(pid) = running_daemon(&layout) {
+            return Err(Error::msg(format!(
+                "containerd {pid} already runs in {}",
+                dir.display()
+            )));
+        }
         let shim = self.shim.clone().unwrap_or_else(locate::shim_binary);
+        let shim = std::path::absolute(&shim).context(format!("locating {}", shim.display()))?;
         self.write_files(&layout, &shim)?;
         let child = spawn_containerd(&layout)?;
         let tag = dir
@@ -329,6 +336,19 @@ impl Drop for Containerd {
             eprintln!("harness teardown of {}: {problem}", self.dir().display());
         }
     }
+}
+
+/// The pid of a containerd already running with the layout's config, if any.
+fn running_daemon(layout: &Layout) -> Option<i32> {
+    let pid = fs::read_to_string(layout.pid_file())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let config = layout.config().display().to_string();
+    procfs::process(pid)
+        .filter(|p| p.args.contains(&config))
+        .map(|p| p.pid)
 }
 
 fn spawn_containerd(layout: &Layout) -> Result<Child> {
