@@ -8,13 +8,16 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use containerd_shim::{api::DeleteResponse, protos::protobuf::well_known_types::timestamp::Timestamp};
+use containerd_shim::{
+    api::DeleteResponse, protos::protobuf::well_known_types::timestamp::Timestamp,
+};
 use log::warn;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{Error, Result},
-    mounts, spawner::ReaperSpawner,
+    mounts,
+    spawner::ReaperSpawner,
 };
 
 /// File in the bundle holding [`Saved`].
@@ -80,7 +83,9 @@ pub async fn delete_action(id: &str, bundle: &Path) -> DeleteResponse {
     if let Err(e) = mounts::unmount_all(bundle).await {
         warn!("cleanup of {id}: {e}");
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     DeleteResponse {
         pid: 0,
         exit_status: KILLED,
@@ -108,7 +113,10 @@ mod tests {
             flags: vec![("network".into(), "none".into())],
         };
         save(dir.path(), &opts).unwrap();
-        assert_eq!(load(dir.path()).map(|o| Saved::from(&o)), Some(Saved::from(&opts)));
+        assert_eq!(
+            load(dir.path()).map(|o| Saved::from(&o)),
+            Some(Saved::from(&opts))
+        );
         assert_eq!(load(&dir.path().join("missing")), None);
     }
 }

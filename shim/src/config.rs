@@ -51,7 +51,10 @@ const PATH_FLAGS: [&str; 9] = [
 /// Global flags the shim sets itself; they are configured elsewhere.
 const RESERVED_FLAGS: [(&str, &str); 3] = [
     ("root", "use the top-level `root` key"),
-    ("log", "the shim logs runsc errors to <bundle>/log.json; use `debug-log` for runsc's own log"),
+    (
+        "log",
+        "the shim logs runsc errors to <bundle>/log.json; use `debug-log` for runsc's own log",
+    ),
     ("log-format", "the shim reads runsc's log as JSON"),
 ];
 
@@ -154,7 +157,10 @@ impl ShimConfig {
             ("io_uid", self.io_uid.is_some()),
             ("io_gid", self.io_gid.is_some()),
             ("grouping", self.grouping.is_some()),
-            ("enable_hibernate_server", self.enable_hibernate_server.is_some()),
+            (
+                "enable_hibernate_server",
+                self.enable_hibernate_server.is_some(),
+            ),
         ];
         set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
     }
@@ -240,7 +246,9 @@ fn flag_value(key: &str, value: &toml::Value) -> std::result::Result<String, Str
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !valid_key {
-        return Err(format!("runsc_config key {key:?} is not a valid runsc flag name"));
+        return Err(format!(
+            "runsc_config key {key:?} is not a valid runsc flag name"
+        ));
     }
     if let Some((_, hint)) = RESERVED_FLAGS.iter().find(|(k, _)| *k == key) {
         return Err(format!("runsc_config must not set {key:?}: {hint}"));
@@ -411,8 +419,14 @@ mod tests {
             ("log_level = \"loud\"", "log_level \"loud\""),
             ("root = \"relative\"", "absolute"),
             ("[runsc_config]\nroot = \"/x\"", "must not set \"root\""),
-            ("[runsc_config]\n\"--net\" = \"x\"", "not a valid runsc flag name"),
-            ("[runsc_config]\nnetwork = [\"a\"]", "runsc_config.network must be"),
+            (
+                "[runsc_config]\n\"--net\" = \"x\"",
+                "not a valid runsc flag name",
+            ),
+            (
+                "[runsc_config]\nnetwork = [\"a\"]",
+                "runsc_config.network must be",
+            ),
         ];
         for (text, want) in cases {
             let err = ShimConfig::parse(text, "t").unwrap_err().to_string();

@@ -81,7 +81,9 @@ impl ContainerState {
         self.execs
             .get_mut(exec_id)
             .map(|e| &mut e.process)
-            .ok_or_else(|| Error::NotFound(format!("exec {exec_id:?} of container {id:?} not found")))
+            .ok_or_else(|| {
+                Error::NotFound(format!("exec {exec_id:?} of container {id:?} not found"))
+            })
     }
 
     /// The process with host pid `pid`, with its exec id ("" for init).

@@ -72,7 +72,10 @@ mod tests {
         let cases = [
             (Error::NotFound("x".into()), Code::NOT_FOUND),
             (Error::AlreadyExists("x".into()), Code::ALREADY_EXISTS),
-            (Error::FailedPrecondition("x".into()), Code::FAILED_PRECONDITION),
+            (
+                Error::FailedPrecondition("x".into()),
+                Code::FAILED_PRECONDITION,
+            ),
             (Error::InvalidArgument("x".into()), Code::INVALID_ARGUMENT),
             (Error::Unimplemented("x".into()), Code::UNIMPLEMENTED),
             (Error::Other("x".into()), Code::UNKNOWN),

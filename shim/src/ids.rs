@@ -44,7 +44,18 @@ mod tests {
 
     #[test]
     fn rejects_paths_and_odd_shapes() {
-        for id in ["", "../x", "a/b", "..", ".a", "a.", "a..b", "a b", "a\0", &"a".repeat(77)] {
+        for id in [
+            "",
+            "../x",
+            "a/b",
+            "..",
+            ".a",
+            "a.",
+            "a..b",
+            "a b",
+            "a\0",
+            &"a".repeat(77),
+        ] {
             let err = validate("container id", id).unwrap_err().to_string();
             assert!(err.contains("invalid container id"), "{id:?}: {err}");
         }

@@ -43,7 +43,11 @@ fn format_line(record: &Record) -> String {
     let now = OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default();
-    let msg = record.args().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    let msg = record
+        .args()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
     format!(
         "time=\"{now}\" level={} msg=\"{msg}\" runtime=io.containerd.runsc.v1\n",
         record.level().as_str().to_lowercase()

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use containerd_shim::{
-    protos::types::mount::Mount,
     asynchronous::util::{asyncify, mount_rootfs},
     mount::umount_recursive,
+    protos::types::mount::Mount,
 };
 
 use crate::error::{Error, Result};

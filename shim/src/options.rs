@@ -43,9 +43,8 @@ pub fn decode(any: Option<&Any>) -> Result<Option<RuntimeOptions>> {
             any.type_url
         )));
     }
-    let opts = parse_fields(&any.value).map_err(|e| {
-        Error::InvalidArgument(format!("malformed runtimeoptions.v1.Options: {e}"))
-    })?;
+    let opts = parse_fields(&any.value)
+        .map_err(|e| Error::InvalidArgument(format!("malformed runtimeoptions.v1.Options: {e}")))?;
     if !opts.type_url.is_empty() && opts.type_url != RUNSC_OPTIONS_TYPE {
         return Err(Error::InvalidArgument(format!(
             "runtime options TypeUrl is {:?}; io.containerd.runsc.v1 expects {:?} (or none)",
@@ -112,9 +111,12 @@ mod tests {
     fn ctr_options_without_type_url_and_with_prefix() {
         let mut v = Vec::new();
         field(&mut v, 2, b"/tmp/r.toml");
-        let got = decode(Some(&any("type.googleapis.com/runtimeoptions.v1.Options", v)))
-            .unwrap()
-            .unwrap();
+        let got = decode(Some(&any(
+            "type.googleapis.com/runtimeoptions.v1.Options",
+            v,
+        )))
+        .unwrap()
+        .unwrap();
         assert_eq!(got.type_url, "");
         assert_eq!(got.config_path, "/tmp/r.toml");
     }
@@ -134,7 +136,10 @@ mod tests {
     fn unknown_any_type_is_rejected_with_its_name() {
         let err = decode(Some(&any("containerd.runc.v1.Options", vec![8, 1]))).unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)));
-        assert!(err.to_string().contains("containerd.runc.v1.Options"), "{err}");
+        assert!(
+            err.to_string().contains("containerd.runc.v1.Options"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -147,7 +152,11 @@ mod tests {
 
     #[test]
     fn truncated_message_is_rejected() {
-        let err = decode(Some(&any("runtimeoptions.v1.Options", vec![0x12, 10, b'a']))).unwrap_err();
+        let err = decode(Some(&any(
+            "runtimeoptions.v1.Options",
+            vec![0x12, 10, b'a'],
+        )))
+        .unwrap_err();
         assert!(err.to_string().contains("malformed"), "{err}");
     }
 }

@@ -98,7 +98,9 @@ impl Process {
     /// starting may start.
     pub fn begin_start(&mut self, what: &str) -> Result<()> {
         if self.starting {
-            return Err(Error::FailedPrecondition(format!("{what} is already starting")));
+            return Err(Error::FailedPrecondition(format!(
+                "{what} is already starting"
+            )));
         }
         match self.status {
             Status::CREATED => {
@@ -108,7 +110,9 @@ impl Process {
             Status::STOPPED => Err(Error::FailedPrecondition(format!(
                 "{what} has already exited and cannot be started"
             ))),
-            _ => Err(Error::FailedPrecondition(format!("{what} is already started"))),
+            _ => Err(Error::FailedPrecondition(format!(
+                "{what} is already started"
+            ))),
         }
     }
 
@@ -199,14 +203,24 @@ mod tests {
         assert!(p.begin_start("c").is_err(), "double start");
         assert_eq!(p.finish_start(true), None);
         assert_eq!(p.status(), Status::RUNNING);
-        assert!(matches!(p.begin_start("c"), Err(Error::FailedPrecondition(_))));
+        assert!(matches!(
+            p.begin_start("c"),
+            Err(Error::FailedPrecondition(_))
+        ));
         p.set_paused(true);
         assert_eq!(p.status(), Status::PAUSED);
         p.set_paused(false);
-        assert_eq!(p.exited(Exit::now(137)), ExitOutcome::Publish(p.exit().unwrap()));
+        assert_eq!(
+            p.exited(Exit::now(137)),
+            ExitOutcome::Publish(p.exit().unwrap())
+        );
         assert!(p.is_stopped());
         p.set_paused(true);
-        assert_eq!(p.status(), Status::STOPPED, "a stopped process stays stopped");
+        assert_eq!(
+            p.status(),
+            Status::STOPPED,
+            "a stopped process stays stopped"
+        );
         let err = p.begin_start("c").unwrap_err().to_string();
         assert!(err.contains("already exited"), "{err}");
     }

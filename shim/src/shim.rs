@@ -10,7 +10,9 @@ use containerd_shim::{
     Config, Flags, StartOpts,
 };
 
-use crate::{cleanup, events::EventSender, launch, logger, spawner::ReaperSpawner, task::TaskService};
+use crate::{
+    cleanup, events::EventSender, launch, logger, spawner::ReaperSpawner, task::TaskService,
+};
 
 /// The runtime name containerd knows this shim by.
 pub const RUNTIME_ID: &str = "io.containerd.runsc.v1";

@@ -16,7 +16,7 @@ use std::{
 
 use nix::{
     fcntl::{fcntl, FcntlArg, OFlag},
-    unistd::pipe,
+    unistd::pipe2,
 };
 use runsc::ProcessIo;
 
@@ -128,7 +128,11 @@ fn parse_dest(uri: &str) -> Result<Dest> {
         "file" => Ok(Dest::File(path)),
         "binary" => {
             let mut args = Vec::new();
-            for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+            for pair in query
+                .unwrap_or_default()
+                .split('&')
+                .filter(|p| !p.is_empty())
+            {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 args.push(percent_decode(k)?);
                 if !v.is_empty() {
@@ -228,9 +232,12 @@ fn set_blocking(f: &impl AsRawFd) -> std::io::Result<()> {
 /// fd 3, stderr on fd 4, and fd 5 a pipe it closes once ready. Returns the
 /// write ends for the container.
 fn start_logger(bin: &Path, args: &[String], ns: &str, id: &str) -> Result<(OwnedFd, OwnedFd)> {
-    let (out_r, out_w) = pipe().map_err(|e| Error::io("creating stdout pipe", e.into()))?;
-    let (err_r, err_w) = pipe().map_err(|e| Error::io("creating stderr pipe", e.into()))?;
-    let (ready_r, ready_w) = pipe().map_err(|e| Error::io("creating ready pipe", e.into()))?;
+    let (out_r, out_w) =
+        pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::io("creating stdout pipe", e.into()))?;
+    let (err_r, err_w) =
+        pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::io("creating stderr pipe", e.into()))?;
+    let (ready_r, ready_w) =
+        pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::io("creating ready pipe", e.into()))?;
     // Move the child's ends above fd 5 so that the dup2 calls below cannot
     // overwrite one another.
     let high = |fd: &OwnedFd| -> Result<OwnedFd> {
@@ -295,7 +302,11 @@ fn wait_ready(mut ready: File, bin: &Path) -> Result<()> {
         )));
     }
     let mut sink = [0u8; 64];
-    while ready.read(&mut sink).map_err(|e| Error::io("reading ready pipe", e))? > 0 {}
+    while ready
+        .read(&mut sink)
+        .map_err(|e| Error::io("reading ready pipe", e))?
+        > 0
+    {}
     Ok(())
 }
 
@@ -318,7 +329,13 @@ mod tests {
             parse_dest("binary:///usr/bin/logger?id=1&verbose&x=a%2Fb").unwrap(),
             Dest::Binary {
                 path: "/usr/bin/logger".into(),
-                args: vec!["id".into(), "1".into(), "verbose".into(), "x".into(), "a/b".into()]
+                args: vec![
+                    "id".into(),
+                    "1".into(),
+                    "verbose".into(),
+                    "x".into(),
+                    "a/b".into()
+                ]
             }
         );
     }
@@ -416,11 +433,8 @@ mod tests {
             ),
         )
         .unwrap();
-        std::fs::set_permissions(
-            &script,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let uri = format!("binary://{}?tag=t1", script.display());
         let paths = StdioPaths {
             stdout: uri.clone(),
@@ -429,7 +443,9 @@ mod tests {
         };
         let (io, _) = open(&paths, "ns1", "c1").unwrap();
         use std::io::Write;
-        File::from(io.stdout.unwrap()).write_all(b"hello\n").unwrap();
+        File::from(io.stdout.unwrap())
+            .write_all(b"hello\n")
+            .unwrap();
         File::from(io.stderr.unwrap()).write_all(b"oops\n").unwrap();
         let read = |ext: &str| {
             let p = PathBuf::from(format!("{}.{ext}", out.display()));

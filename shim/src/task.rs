@@ -14,14 +14,11 @@ use containerd_shim::{
     api::{
         CloseIORequest, ConnectRequest, ConnectResponse, CreateTaskRequest, CreateTaskResponse,
         DeleteRequest, DeleteResponse, Empty, ExecProcessRequest, KillRequest, PauseRequest,
-        PidsRequest, PidsResponse, ResizePtyRequest, ResumeRequest,
-        ShutdownRequest, StartRequest, StartResponse, StateRequest, StateResponse, StatsRequest,
-        StatsResponse, Status, UpdateTaskRequest, WaitRequest, WaitResponse,
+        PidsRequest, PidsResponse, ResizePtyRequest, ResumeRequest, ShutdownRequest, StartRequest,
+        StartResponse, StateRequest, StateResponse, StatsRequest, StatsResponse, Status,
+        UpdateTaskRequest, WaitRequest, WaitResponse,
     },
-    asynchronous::{
-        monitor::monitor_subscribe,
-        ExitSignal,
-    },
+    asynchronous::{monitor::monitor_subscribe, ExitSignal},
     monitor::{Subject, Topic},
     protos::{
         events::task::{
@@ -107,7 +104,10 @@ impl TaskService {
     async fn create(&self, req: CreateTaskRequest) -> Result<CreateTaskResponse> {
         ids::validate("container id", &req.id)?;
         if lock(&self.table).contains(&req.id) {
-            return Err(Error::AlreadyExists(format!("container {:?} already exists", req.id)));
+            return Err(Error::AlreadyExists(format!(
+                "container {:?} already exists",
+                req.id
+            )));
         }
         if !req.checkpoint.is_empty() {
             return Err(Error::Unimplemented(
@@ -235,7 +235,9 @@ impl TaskService {
 
     async fn start(&self, req: StartRequest) -> Result<StartResponse> {
         let c = self.container(&req.id)?;
-        c.state().process(&c.id, &req.exec_id)?.begin_start(&c.describe(&req.exec_id))?;
+        c.state()
+            .process(&c.id, &req.exec_id)?
+            .begin_start(&c.describe(&req.exec_id))?;
         let result = if req.exec_id.is_empty() {
             c.runsc
                 .start(&c.id, Default::default())
@@ -264,7 +266,11 @@ impl TaskService {
             });
         }
         if let Some(exit) = held {
-            let id = if req.exec_id.is_empty() { &c.id } else { &req.exec_id };
+            let id = if req.exec_id.is_empty() {
+                &c.id
+            } else {
+                &req.exec_id
+            };
             self.events.send(exit_event(&c.id, id, pid, exit));
         }
         Ok(StartResponse {
@@ -347,7 +353,10 @@ impl TaskService {
             Status::CREATED => {
                 // Never started: its sandbox waits for `runsc start`.
                 let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL);
-                if tokio::time::timeout(CREATED_KILL_WAIT, wait_exit(watch)).await.is_err() {
+                if tokio::time::timeout(CREATED_KILL_WAIT, wait_exit(watch))
+                    .await
+                    .is_err()
+                {
                     warn!("sandbox {pid} of created container {} did not exit", c.id);
                 }
             }
@@ -426,7 +435,9 @@ impl TaskService {
     async fn pause_resume(&self, id: &str, pause: bool) -> Result<()> {
         let c = self.container(id)?;
         if c.state().init.is_stopped() {
-            return Err(Error::FailedPrecondition(format!("container {id:?} is stopped")));
+            return Err(Error::FailedPrecondition(format!(
+                "container {id:?} is stopped"
+            )));
         }
         if pause {
             c.runsc.pause(id).await?;
@@ -464,7 +475,11 @@ impl TaskService {
                 c.describe(&req.exec_id)
             )));
         }
-        let spec = req.spec.as_ref().map(|a| a.value.clone()).unwrap_or_default();
+        let spec = req
+            .spec
+            .as_ref()
+            .map(|a| a.value.clone())
+            .unwrap_or_default();
         serde_json::from_slice::<serde_json::Value>(&spec).map_err(|e| {
             Error::InvalidArgument(format!("exec {:?}: invalid process spec: {e}", req.exec_id))
         })?;
@@ -495,7 +510,11 @@ impl TaskService {
         let p = st.process(&c.id, &req.exec_id)?;
         let exit = p.exit();
         Ok(StateResponse {
-            id: if req.exec_id.is_empty() { c.id.clone() } else { req.exec_id.clone() },
+            id: if req.exec_id.is_empty() {
+                c.id.clone()
+            } else {
+                req.exec_id.clone()
+            },
             bundle: c.bundle.to_string_lossy().into_owned(),
             pid: p.pid as u32,
             status: p.status().into(),
@@ -551,8 +570,16 @@ fn handle_exit(table: &SharedTable, events: &EventSender, pid: i32, exit: Exit) 
         let mut st = c.state();
         if let Some((exec_id, p)) = st.by_pid(pid) {
             if let ExitOutcome::Publish(e) = p.exited(exit) {
-                let id = if exec_id.is_empty() { c.id.clone() } else { exec_id };
-                info!("{} exited with status {}", c.describe(if id == c.id { "" } else { &id }), e.status);
+                let id = if exec_id.is_empty() {
+                    c.id.clone()
+                } else {
+                    exec_id
+                };
+                info!(
+                    "{} exited with status {}",
+                    c.describe(if id == c.id { "" } else { &id }),
+                    e.status
+                );
                 events.send(exit_event(&c.id, &id, pid, e));
             }
             return;
@@ -577,7 +604,9 @@ fn delete_response(p: &Process) -> DeleteResponse {
     DeleteResponse {
         pid: p.pid as u32,
         exit_status: exit.map(|e| e.status).unwrap_or(128 + SIGKILL),
-        exited_at: MessageField::some(timestamp(exit.map(|e| e.at).unwrap_or_else(SystemTime::now))),
+        exited_at: MessageField::some(timestamp(
+            exit.map(|e| e.at).unwrap_or_else(SystemTime::now),
+        )),
         ..Default::default()
     }
 }
@@ -710,12 +739,18 @@ impl Task for TaskService {
         let c = self.container(&req.id)?;
         let event = c.runsc.stats(&c.id).await.map_err(Error::from)?;
         Ok(StatsResponse {
-            stats: MessageField::some(stats::to_any(&event, self.cgroup_mode).map_err(Error::from)?),
+            stats: MessageField::some(
+                stats::to_any(&event, self.cgroup_mode).map_err(Error::from)?,
+            ),
             ..Default::default()
         })
     }
 
-    async fn connect(&self, _ctx: &TtrpcContext, req: ConnectRequest) -> TtrpcResult<ConnectResponse> {
+    async fn connect(
+        &self,
+        _ctx: &TtrpcContext,
+        req: ConnectRequest,
+    ) -> TtrpcResult<ConnectResponse> {
         let task_pid = self
             .container(&req.id)
             .map(|c| c.state().init.pid as u32)
