@@ -188,3 +188,39 @@ fn ten_containers_in_parallel_exit_0() {
     );
     containerd.assert_no_leaks();
 }
+
+/// Guards the leak check itself: while a sandbox runs, it must see the shim, the
+/// runsc processes, the rootfs mount, the socket, the bundle and runsc's state.
+#[test]
+fn leak_check_sees_a_running_sandbox_until_it_is_deleted() {
+    let Some(containerd) =
+        gvisor_containerd("leak_check_sees_a_running_sandbox_until_it_is_deleted")
+    else {
+        return;
+    };
+    let ctr = containerd.namespace("leak").unwrap();
+    let id = ctr.new_id("leak");
+    let out = ctr.run(&Run::new(runtime(), &id, &["sleep", "600"]).detach());
+    assert!(out.success(), "{out}");
+    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(10))
+        .unwrap();
+    let leaks = containerd.leaks().join("\n");
+    for expected in [
+        "shim process",
+        "runsc process",
+        "mount point",
+        "shim socket",
+        "task bundle",
+        "runsc state",
+        "still known to containerd",
+    ] {
+        assert!(leaks.contains(expected), "no {expected:?} in:\n{leaks}");
+    }
+    let kill = ctr.ctr(&["tasks", "kill", "-s", "SIGKILL", &id]);
+    assert!(kill.success(), "{kill}");
+    ctr.wait_for_status(&id, "STOPPED", Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(ctr.delete_task(&id).unwrap(), 137);
+    assert!(ctr.ctr(&["containers", "delete", &id]).success());
+    containerd.assert_no_leaks();
+}

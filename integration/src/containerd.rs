@@ -236,12 +236,36 @@ impl Containerd {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
-    /// Everything this instance's containers left behind, waiting up to 10 s for
-    /// asynchronous cleanup first; empty when nothing leaked.
+    /// What this instance's containers have on the host right now: shim and runsc
+    /// processes, mounts, shim sockets, cgroups, task bundles, runsc state files,
+    /// and tasks or containers containerd still lists in the fixture's namespaces.
     pub fn leaks(&self) -> Vec<String> {
+        let ids = self.ids.lock().unwrap().clone();
+        let mut found = leaks::find(&self.layout, &ids);
+        for ns in self.namespaces.lock().unwrap().iter() {
+            let ctr = self.ctr(ns);
+            for (what, args) in [
+                ("task", ["tasks", "ls", "-q"]),
+                ("container", ["containers", "ls", "-q"]),
+            ] {
+                let out = ctr.ctr(&args);
+                found.extend(
+                    out.stdout
+                        .split_whitespace()
+                        .map(|id| format!("{what} {ns}/{id} still known to containerd")),
+                );
+            }
+        }
+        found
+    }
+
+    /// [`Containerd::leaks`] once cleanup has had up to 10 s to finish (shims exit
+    /// asynchronously after their last container is deleted); empty when nothing
+    /// leaked.
+    pub fn leaks_after_grace(&self) -> Vec<String> {
         let deadline = Instant::now() + LEAK_GRACE;
         loop {
-            let found = self.find_leaks();
+            let found = self.leaks();
             if found.is_empty() || Instant::now() >= deadline {
                 return found;
             }
@@ -249,10 +273,11 @@ impl Containerd {
         }
     }
 
-    /// Panics with a precise list if anything leaked (see [`Containerd::leaks`]).
-    /// Call it after deleting the test's containers, before the fixture drops.
+    /// Panics with a precise list if anything leaked (see
+    /// [`Containerd::leaks_after_grace`]). Call it after deleting the test's
+    /// containers, before the fixture drops.
     pub fn assert_no_leaks(&self) {
-        let found = self.leaks();
+        let found = self.leaks_after_grace();
         assert!(
             found.is_empty(),
             "leaked by containers of {}:\n  - {}\ncontainerd log tail:\n{}",
@@ -276,26 +301,6 @@ impl Containerd {
             .unwrap()
             .push((namespace.to_string(), id.clone()));
         id
-    }
-
-    fn find_leaks(&self) -> Vec<String> {
-        let ids = self.ids.lock().unwrap().clone();
-        let mut found = leaks::find(&self.layout, &ids);
-        for ns in self.namespaces.lock().unwrap().iter() {
-            let ctr = self.ctr(ns);
-            for (what, args) in [
-                ("task", ["tasks", "ls", "-q"]),
-                ("container", ["containers", "ls", "-q"]),
-            ] {
-                let out = ctr.ctr(&args);
-                found.extend(
-                    out.stdout
-                        .split_whitespace()
-                        .map(|id| format!("{what} {ns}/{id} still known to containerd")),
-                );
-            }
-        }
-        found
     }
 
     fn wait_ready(&self) -> Result<()> {

@@ -55,7 +55,7 @@ impl Runtime {
                 "--runc-binary".into(),
                 path(layout.runsc_wrapper()),
                 "--runc-root".into(),
-                path(layout.dir().join("runsc-via-runc-shim-root")),
+                path(layout.runsc_via_runc_shim_root()),
             ],
         }
     }

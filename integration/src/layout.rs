@@ -73,6 +73,11 @@ impl Layout {
         self.bin_dir().join("runsc-peer")
     }
 
+    /// runsc's state root when runsc is driven through the runc shim.
+    pub fn runsc_via_runc_shim_root(&self) -> PathBuf {
+        self.dir.join("runsc-via-runc-shim-root")
+    }
+
     /// containerd's state directory.
     pub fn state(&self) -> PathBuf {
         self.dir.join("state")

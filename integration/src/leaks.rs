@@ -10,7 +10,8 @@ use crate::teardown::{cgroup_hierarchies, is_our_runsc, is_our_shim};
 /// Everything that should be gone once all containers of the instance are deleted:
 /// shim and runsc processes, mounts under the directory (containerd mounts nothing
 /// there at rest), shim sockets and cgroups of the handed-out `ids`, task bundles,
-/// and runsc state files. Each entry says what and where.
+/// and runsc state files (in the shim's runsc root and the runc-shim reference's).
+/// Each entry says what and where.
 pub fn find(layout: &Layout, ids: &[(String, String)]) -> Vec<String> {
     let mut found = Vec::new();
     for p in procfs::processes() {
@@ -42,11 +43,13 @@ pub fn find(layout: &Layout, ids: &[(String, String)]) -> Vec<String> {
             .into_iter()
             .map(|p| format!("task bundle {p}")),
     );
-    found.extend(
-        entries_two_deep(&layout.runsc_root())
-            .into_iter()
-            .map(|p| format!("runsc state {p}")),
-    );
+    for root in [layout.runsc_root(), layout.runsc_via_runc_shim_root()] {
+        found.extend(
+            entries_two_deep(&root)
+                .into_iter()
+                .map(|p| format!("runsc state {p}")),
+        );
+    }
     found
 }
 

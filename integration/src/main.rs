@@ -73,7 +73,7 @@ fn demo() -> Result<(), String> {
             ));
         }
     }
-    let leaks = containerd.leaks();
+    let leaks = containerd.leaks_after_grace();
     if !leaks.is_empty() {
         return Err(format!("leaked: {}", leaks.join("; ")));
     }
