@@ -36,13 +36,6 @@ impl EventSender {
         Self { tx }
     }
 
-    /// A sender whose events are returned by the receiver (for tests).
-    #[cfg(test)]
-    pub fn channel() -> (Self, mpsc::UnboundedReceiver<Queued>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, rx)
-    }
-
     /// Queues an event.
     pub fn send<E: Event + MessageDyn>(&self, event: E) {
         let _ = self.tx.send((event.topic(), Box::new(event)));

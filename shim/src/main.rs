@@ -3,6 +3,7 @@
 
 mod cleanup;
 mod config;
+mod console;
 mod container;
 mod error;
 mod events;

@@ -35,7 +35,6 @@ impl Exit {
 }
 
 /// State of one process.
-#[derive(Debug)]
 pub struct Process {
     /// Host pid: the sandbox for a container, the runsc exec helper for an exec.
     pub pid: i32,

@@ -20,7 +20,10 @@ use nix::{
 };
 use runsc::ProcessIo;
 
-use crate::error::{Error, Result};
+use crate::{
+    console::Console,
+    error::{Error, Result},
+};
 
 /// How long a logging binary may take to signal that it is ready.
 const LOGGER_READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,17 +42,30 @@ pub struct StdioPaths {
 }
 
 /// What the shim keeps after the descriptors went to runsc.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct IoHandles {
     /// A write end of the stdin fifo held by the shim, so that the process
     /// sees EOF only after containerd's CloseIO, as with runc.
     stdin_keeper: Option<File>,
+    /// The terminal, when the process has one.
+    pub console: Option<Console>,
 }
 
 impl IoHandles {
+    /// Handles for a process on a terminal.
+    pub fn with_console(console: Console) -> Self {
+        Self {
+            stdin_keeper: None,
+            console: Some(console),
+        }
+    }
+
     /// Lets the process see EOF on stdin once containerd's writer is gone.
     pub fn close_stdin(&mut self) {
         self.stdin_keeper = None;
+        if let Some(c) = &mut self.console {
+            c.close_stdin();
+        }
     }
 }
 
@@ -117,6 +133,12 @@ fn parse_dest(uri: &str) -> Result<Dest> {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
     };
+    if !matches!(scheme, "fifo" | "file" | "binary") {
+        return Err(Error::InvalidArgument(format!(
+            "unsupported stdio URI scheme {scheme:?} in {uri:?}: use a fifo path, file:// or \
+             binary://"
+        )));
+    }
     let path = PathBuf::from(percent_decode(path)?);
     if !path.is_absolute() {
         return Err(Error::InvalidArgument(format!(
@@ -126,7 +148,7 @@ fn parse_dest(uri: &str) -> Result<Dest> {
     match scheme {
         "fifo" => Ok(Dest::Fifo(path)),
         "file" => Ok(Dest::File(path)),
-        "binary" => {
+        _ => {
             let mut args = Vec::new();
             for pair in query
                 .unwrap_or_default()
@@ -141,10 +163,6 @@ fn parse_dest(uri: &str) -> Result<Dest> {
             }
             Ok(Dest::Binary { path, args })
         }
-        other => Err(Error::InvalidArgument(format!(
-            "unsupported stdio URI scheme {other:?} in {uri:?}: use a fifo path, file:// or \
-             binary://"
-        ))),
     }
 }
 

@@ -39,13 +39,14 @@ use runsc::{CreateOpts, ExecOpts, KillOpts, Runsc, Spawner};
 use crate::{
     cleanup,
     config::ShimConfig,
+    console::{Console, ConsoleSocket},
     container::{lock, Container, Exec, SharedTable},
     error::{Error, Result},
     events::EventSender,
     ids, logger, mounts, options,
     process::{wait_exit, Exit, ExitOutcome, Process},
     stats::{self, CgroupMode},
-    stdio::{self, StdioPaths},
+    stdio::{self, IoHandles, StdioPaths},
 };
 
 /// How long Delete waits for a created (never started) sandbox to die.
@@ -123,7 +124,7 @@ impl TaskService {
         }
         resolved.create_log_dirs()?;
         self.apply_logging(&resolved);
-        containerd_shim::asynchronous::util::read_spec(&bundle)
+        let spec = containerd_shim::asynchronous::util::read_spec(&bundle)
             .await
             .map_err(|e| {
                 Error::InvalidArgument(format!(
@@ -140,7 +141,15 @@ impl TaskService {
             stderr: req.stderr.clone(),
             terminal: req.terminal,
         };
-        match self.create_sandbox(&req.id, &bundle, &runsc, stdio).await {
+        let console_size = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.console_size())
+            .map(|b| (b.height() as u16, b.width() as u16));
+        match self
+            .create_sandbox(&req.id, &bundle, &runsc, stdio, console_size)
+            .await
+        {
             Ok(init) => {
                 let pid = init.pid;
                 let c = Arc::new(Container::new(req.id.clone(), bundle, runsc, init));
@@ -182,20 +191,25 @@ impl TaskService {
         bundle: &Path,
         runsc: &Runsc,
         stdio: StdioPaths,
+        console_size: Option<(u16, u16)>,
     ) -> Result<Process> {
-        if stdio.terminal {
-            return Err(Error::Unimplemented(
-                "terminals (ctr -t) are not supported yet by io.containerd.runsc.v1".into(),
-            ));
-        }
-        let (io, handles) = stdio::open(&stdio, &self.namespace, id)?;
         let pid_file = bundle.join("init.pid");
-        let opts = CreateOpts {
+        let mut opts = CreateOpts {
             bundle: bundle.to_path_buf(),
             pid_file: pid_file.clone(),
             ..Default::default()
         };
-        runsc.create(id, &opts, io).await?;
+        let handles = if stdio.terminal {
+            let socket = ConsoleSocket::new()?;
+            opts.console_socket = Some(socket.path());
+            runsc.create(id, &opts, Default::default()).await?;
+            let master = socket.receive().await?;
+            IoHandles::with_console(Console::start(master, &stdio, console_size)?)
+        } else {
+            let (io, handles) = stdio::open(&stdio, &self.namespace, id)?;
+            runsc.create(id, &opts, io).await?;
+            handles
+        };
         let pid = read_pid(&pid_file).await?;
         let mut init = Process::new(stdio);
         init.pid = pid;
@@ -287,23 +301,30 @@ impl TaskService {
             let e = &st.execs[exec_id];
             (e.spec.clone(), e.process.stdio.clone())
         };
-        if stdio.terminal {
-            return Err(Error::Unimplemented(
-                "terminals (ctr exec -t) are not supported yet by io.containerd.runsc.v1".into(),
-            ));
-        }
         let files = ExecFiles::new(&c.bundle, exec_id);
         let result = async {
             tokio::fs::write(&files.spec, &spec)
                 .await
                 .map_err(|e| Error::io("writing the exec process spec", e))?;
-            let (io, handles) = stdio::open(&stdio, &self.namespace, &c.id)?;
-            let opts = ExecOpts {
+            let mut opts = ExecOpts {
                 pid_file: files.pid.clone(),
                 internal_pid_file: files.internal_pid.clone(),
                 console_socket: None,
             };
-            c.runsc.exec(&c.id, &files.spec, &opts, io).await?;
+            let handles = if stdio.terminal {
+                let socket = ConsoleSocket::new()?;
+                opts.console_socket = Some(socket.path());
+                c.runsc
+                    .exec(&c.id, &files.spec, &opts, Default::default())
+                    .await?;
+                let master = socket.receive().await?;
+                let size = exec_console_size(&spec);
+                IoHandles::with_console(Console::start(master, &stdio, size)?)
+            } else {
+                let (io, handles) = stdio::open(&stdio, &self.namespace, &c.id)?;
+                c.runsc.exec(&c.id, &files.spec, &opts, io).await?;
+                handles
+            };
             let pid = read_pid(&files.pid).await?;
             let sandbox_pid = read_pid(&files.internal_pid).await.unwrap_or(0);
             Ok::<_, Error>((pid, sandbox_pid, handles))
@@ -620,6 +641,14 @@ fn timestamp(t: SystemTime) -> Timestamp {
     }
 }
 
+/// `consoleSize` of an exec's process spec, as (height, width).
+fn exec_console_size(spec: &[u8]) -> Option<(u16, u16)> {
+    let v: serde_json::Value = serde_json::from_slice(spec).ok()?;
+    let size = v.get("consoleSize")?;
+    let dim = |k: &str| size.get(k)?.as_u64().map(|n| n as u16);
+    Some((dim("height")?, dim("width")?))
+}
+
 async fn read_pid(path: &Path) -> Result<i32> {
     let text = tokio::fs::read_to_string(path)
         .await
@@ -714,9 +743,12 @@ impl Task for TaskService {
     }
 
     async fn resize_pty(&self, _ctx: &TtrpcContext, req: ResizePtyRequest) -> TtrpcResult<Empty> {
-        // Without a terminal there is nothing to resize.
         let c = self.container(&req.id)?;
-        c.state().process(&c.id, &req.exec_id)?;
+        let mut st = c.state();
+        // Without a terminal there is nothing to resize.
+        if let Some(console) = &st.process(&c.id, &req.exec_id)?.io.console {
+            console.resize(req.width, req.height)?;
+        }
         Ok(Empty::new())
     }
 
