@@ -1,0 +1,82 @@
+//! Terminals: `ctr run -t` and `ctr task exec -t` get a pty through the
+//! shim, with exit codes intact.
+
+use std::{process::Command, time::Duration};
+
+use e2e::gvisor_containerd;
+use harness::{Ctr, Run};
+
+/// Runs a ctr command line under `script`, which gives it a terminal;
+/// returns (exit code, output).
+fn under_pty(ctr: &Ctr<'_>, args: &[&str]) -> (Option<i32>, String) {
+    let cmd = ctr.command(args);
+    let mut line = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        line.push_str(&format!(
+            " '{}'",
+            a.to_string_lossy().replace('\'', "'\\''")
+        ));
+    }
+    let out = Command::new("timeout")
+        .args(["60", "script", "-qec", &line, "/dev/null"])
+        .output()
+        .expect("script");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn run_and_exec_with_a_terminal() {
+    let Some(containerd) = gvisor_containerd("run_and_exec_with_a_terminal") else {
+        return;
+    };
+    let ctr = containerd.namespace("tty").unwrap();
+    let id = ctr.new_id("tty");
+    let config = containerd.runsc_config().display().to_string();
+    let script = "test -t 0 && test -t 1 && echo TTY-YES; exit 4";
+    let (code, out) = under_pty(
+        &ctr,
+        &[
+            "run",
+            "-t",
+            "--rm",
+            "--runtime",
+            "io.containerd.runsc.v1",
+            "--runtime-config-path",
+            &config,
+            "docker.io/library/busybox:local",
+            &id,
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains("TTY-YES"), "{out}");
+
+    let long = ctr.new_id("ttyexec");
+    let run = ctr.run(&Run::new(e2e::runtime(), &long, &["sleep", "600"]).detach());
+    assert!(run.success(), "{run}");
+    ctr.wait_for_status(&long, "RUNNING", Duration::from_secs(10))
+        .unwrap();
+    let (code, out) = under_pty(
+        &ctr,
+        &[
+            "tasks",
+            "exec",
+            "-t",
+            "--exec-id",
+            "t1",
+            &long,
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains("TTY-YES"), "{out}");
+    ctr.remove(&long);
+    containerd.assert_no_leaks();
+}
