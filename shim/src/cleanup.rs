@@ -3,6 +3,7 @@
 //! `runsc delete --force`, then unmount the rootfs.
 
 use std::{
+    os::unix::{fs::FileTypeExt, net::UnixStream},
     path::{Path, PathBuf},
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
@@ -83,6 +84,7 @@ pub async fn delete_action(id: &str, bundle: &Path) -> DeleteResponse {
     if let Err(e) = mounts::unmount_all(bundle).await {
         warn!("cleanup of {id}: {e}");
     }
+    remove_dead_socket(bundle);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -96,6 +98,24 @@ pub async fn delete_action(id: &str, bundle: &Path) -> DeleteResponse {
         })
         .into(),
         ..Default::default()
+    }
+}
+
+/// Removes the socket named in `<bundle>/address` when no shim answers on
+/// it any more (a shim killed by a signal cannot remove its own).
+fn remove_dead_socket(bundle: &Path) {
+    let Ok(address) = std::fs::read_to_string(bundle.join("address")) else {
+        return;
+    };
+    let path = Path::new(address.trim().trim_start_matches("unix://"));
+    let is_socket = path
+        .metadata()
+        .map(|m| m.file_type().is_socket())
+        .unwrap_or(false);
+    if is_socket && UnixStream::connect(path).is_err() {
+        if let Err(e) = std::fs::remove_file(path) {
+            warn!("removing dead shim socket {}: {e}", path.display());
+        }
     }
 }
 
@@ -118,5 +138,22 @@ mod tests {
             Some(Saved::from(&opts))
         );
         assert_eq!(load(&dir.path().join("missing")), None);
+    }
+
+    #[test]
+    fn dead_socket_is_removed_live_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s");
+        std::fs::write(
+            dir.path().join("address"),
+            format!("unix://{}", sock.display()),
+        )
+        .unwrap();
+        let live = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        remove_dead_socket(dir.path());
+        assert!(sock.exists(), "a serving socket stays");
+        drop(live);
+        remove_dead_socket(dir.path());
+        assert!(!sock.exists(), "a dead socket goes");
     }
 }
