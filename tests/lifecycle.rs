@@ -224,3 +224,32 @@ fn leak_check_sees_a_running_sandbox_until_it_is_deleted() {
     assert!(ctr.ctr(&["containers", "delete", &id]).success());
     containerd.assert_no_leaks();
 }
+
+/// `ctr task kill -a` signals every process of the container, not only its
+/// init: a shell whose children ignore nothing dies with all of them.
+#[test]
+fn kill_all_stops_every_process() {
+    let Some(containerd) = gvisor_containerd("kill_all_stops_every_process") else {
+        return;
+    };
+    let ctr = containerd.namespace("killall").unwrap();
+    let id = ctr.new_id("ka");
+    let script = "trap '' TERM; sleep 600 & sleep 600 & wait";
+    let out = ctr.run(&Run::new(runtime(), &id, &["sh", "-c", script]).detach());
+    assert!(out.success(), "{out}");
+    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(10))
+        .unwrap();
+    let ps = ctr.ctr(&["tasks", "ps", &id]);
+    assert!(
+        ps.stdout.lines().count() >= 4,
+        "three processes expected: {ps}"
+    );
+    let kill = ctr.ctr(&["tasks", "kill", "-a", "-s", "SIGKILL", &id]);
+    assert!(kill.success(), "{kill}");
+    ctr.wait_for_status(&id, "STOPPED", Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(ctr.delete_task(&id).unwrap(), 137);
+    let rm = ctr.ctr(&["containers", "delete", &id]);
+    assert!(rm.success(), "{rm}");
+    containerd.assert_no_leaks();
+}

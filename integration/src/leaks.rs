@@ -8,8 +8,8 @@ use crate::procfs;
 use crate::teardown::{cgroup_hierarchies, is_our_runsc, is_our_shim};
 
 /// Everything that should be gone once all containers of the instance are deleted:
-/// shim and runsc processes, mounts under the directory (containerd mounts nothing
-/// there at rest), shim sockets and cgroups of the handed-out `ids`, task bundles,
+/// shim, runsc and other processes pointing into the directory, mounts under the
+/// directory (containerd mounts nothing there at rest), shim sockets and cgroups of the handed-out `ids`, task bundles,
 /// and runsc state files (in the shim's runsc root and the runc-shim reference's).
 /// Each entry says what and where.
 pub fn find(layout: &Layout, ids: &[(String, String)]) -> Vec<String> {
@@ -19,6 +19,9 @@ pub fn find(layout: &Layout, ids: &[(String, String)]) -> Vec<String> {
             found.push(format!("shim process {}: {}", p.pid, p.cmdline()));
         } else if is_our_runsc(layout, &p) {
             found.push(format!("runsc process {}: {}", p.pid, p.cmdline()));
+        } else if p.program() != "containerd" && p.mentions_dir(layout.dir()) {
+            // e.g. a logging binary that never saw EOF on the container's output
+            found.push(format!("process {}: {}", p.pid, p.cmdline()));
         }
     }
     found.extend(
