@@ -4,6 +4,7 @@ use std::{
     collections::{HashMap, VecDeque},
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
 };
 
 use runsc::Runsc;
@@ -15,6 +16,8 @@ use crate::{
 
 /// Exits of pids not (yet) known are kept this many at most.
 const UNMATCHED_CAP: usize = 256;
+/// ... and for this long.
+const UNMATCHED_TTL: Duration = Duration::from_secs(60);
 
 /// One container: its runsc handle and the state of its processes.
 pub struct Container {
@@ -142,6 +145,12 @@ impl Table {
 
     /// Keeps the exit of a pid nobody claimed yet.
     pub fn push_unmatched(&mut self, pid: i32, exit: Exit) {
+        // Most are runsc commands the spawner already saw; a real claim comes
+        // within one Create or Start, so old entries only risk pid reuse.
+        let fresh = |e: &Exit| exit.at.duration_since(e.at).unwrap_or_default() < UNMATCHED_TTL;
+        while self.unmatched.front().is_some_and(|(_, e)| !fresh(e)) {
+            self.unmatched.pop_front();
+        }
         if self.unmatched.len() == UNMATCHED_CAP {
             self.unmatched.pop_front();
         }
@@ -176,5 +185,18 @@ mod tests {
         assert_eq!(t.take_unmatched(3), None, "oldest dropped");
         assert_eq!(t.take_unmatched(20).unwrap().status, 20);
         assert_eq!(t.take_unmatched(20), None);
+    }
+
+    #[test]
+    fn stale_unmatched_exits_expire() {
+        let mut t = Table::default();
+        let old = Exit {
+            status: 1,
+            at: std::time::SystemTime::now() - UNMATCHED_TTL * 2,
+        };
+        t.push_unmatched(7, old);
+        t.push_unmatched(8, Exit::now(0));
+        assert_eq!(t.take_unmatched(7), None, "expired");
+        assert!(t.take_unmatched(8).is_some());
     }
 }
