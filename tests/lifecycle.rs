@@ -253,3 +253,23 @@ fn kill_all_stops_every_process() {
     assert!(rm.success(), "{rm}");
     containerd.assert_no_leaks();
 }
+
+/// runsc resolves ids by prefix; with one runsc root per container, an id
+/// that prefixes a running container's id still starts and deletes.
+#[test]
+fn id_that_prefixes_another_works() {
+    let Some(containerd) = containerd("id_that_prefixes_another_works") else {
+        return;
+    };
+    let ctr = containerd.namespace("prefix").unwrap();
+    let short = ctr.new_id("p");
+    let long = format!("{short}0");
+    let out = ctr.run(&Run::new(runtime(), &long, &["sleep", "600"]).detach());
+    assert!(out.success(), "{out}");
+    ctr.wait_for_status(&long, "RUNNING", Duration::from_secs(10))
+        .unwrap();
+    let out = ctr.run(&Run::new(runtime(), &short, &["echo", "short"]));
+    assert!(out.success() && out.stdout == "short\n", "{out}");
+    ctr.remove(&long);
+    containerd.assert_no_leaks();
+}

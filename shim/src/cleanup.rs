@@ -80,6 +80,7 @@ pub async fn delete_action(id: &str, bundle: &Path) -> DeleteResponse {
             Err(e) if e.is_gone() => {}
             Err(e) => warn!("cleanup of {id}: {e}"),
         }
+        remove_state_root(&runsc.options().root);
     }
     if let Err(e) = mounts::unmount_all(bundle).await {
         warn!("cleanup of {id}: {e}");
@@ -98,6 +99,15 @@ pub async fn delete_action(id: &str, bundle: &Path) -> DeleteResponse {
         })
         .into(),
         ..Default::default()
+    }
+}
+
+/// Removes a container's runsc state root once runsc left it empty.
+pub fn remove_state_root(root: &Path) {
+    match std::fs::remove_dir(root) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => warn!("removing runsc state root {}: {e}", root.display()),
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! binary_name = "/usr/bin/runsc"    # default: runsc from PATH
-//! root = "/run/containerd/runsc"    # runsc gets --root=<root>/<namespace>
+//! root = "/run/containerd/runsc"    # runsc gets --root=<root>/<namespace>/<id>
 //! log_level = "debug"               # the shim's own log level
 //! log_path = "/var/log/runsc/%ID%/shim.log"  # extra copy of the shim log
 //! [runsc_config]                    # each key = "value" becomes --key=value
@@ -65,7 +65,7 @@ pub struct ShimConfig {
     /// runsc binary: a path, or a name looked up in PATH.
     #[serde(default)]
     pub binary_name: String,
-    /// State root; runsc runs with `--root=<root>/<namespace>`.
+    /// State root; runsc runs with `--root=<root>/<namespace>/<container id>`.
     #[serde(default)]
     pub root: String,
     /// Level of the shim's own log (error, warn, info, debug, trace).
@@ -130,7 +130,17 @@ impl ShimConfig {
     /// Parses and validates TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let cfg: ShimConfig = toml::from_str(text).map_err(|e| {
-            Error::InvalidArgument(format!("invalid runsc config {origin:?}: {}", e.message()))
+            let at = e.span().map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" (line {line}, column {col})")
+            });
+            Error::InvalidArgument(format!(
+                "invalid runsc config {origin:?}{}: {}",
+                at.unwrap_or_default(),
+                e.message()
+            ))
         })?;
         cfg.validate()
             .map_err(|e| Error::InvalidArgument(format!("invalid runsc config {origin:?}: {e}")))?;
@@ -200,7 +210,9 @@ impl ShimConfig {
         Ok(Resolved {
             runsc: runsc::GlobalOptions {
                 binary,
-                root: self.state_root(namespace),
+                // runsc matches ids by prefix ("c1" is ambiguous next to
+                // "c10"): each container gets a root of its own.
+                root: self.state_root(namespace).join(id),
                 log: Some(bundle.join("log.json")),
                 flags,
             },
@@ -339,7 +351,7 @@ mod tests {
             ..Default::default()
         };
         let r = cfg.resolve("default", "c1", Path::new("/bundle")).unwrap();
-        assert_eq!(r.runsc.root, Path::new("/run/containerd/runsc/default"));
+        assert_eq!(r.runsc.root, Path::new("/run/containerd/runsc/default/c1"));
         assert_eq!(r.runsc.log, Some(PathBuf::from("/bundle/log.json")));
         assert_eq!(r.runsc.binary, bin);
         assert!(r.runsc.flags.is_empty());
@@ -362,7 +374,7 @@ mod tests {
             debug-log = "/var/log/runsc/%ID%/"
             "#,
         );
-        assert_eq!(r.runsc.root, Path::new("/var/run/rsc/k8s.io"));
+        assert_eq!(r.runsc.root, Path::new("/var/run/rsc/k8s.io/abc"));
         assert_eq!(r.log_level, Some(LevelFilter::Debug));
         assert_eq!(r.log_path, Some(PathBuf::from("/var/log/shim/abc.log")));
         let flags: Vec<_> = r
@@ -410,6 +422,8 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("/etc/containerd/runsc.toml"), "{msg}");
         assert!(msg.contains("invalid runsc config"), "{msg}");
+        let err = ShimConfig::parse("log_level = \"x\"\nroot = [", "f").unwrap_err();
+        assert!(err.to_string().contains("(line 2, column"), "{err}");
     }
 
     #[test]

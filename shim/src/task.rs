@@ -261,10 +261,31 @@ impl TaskService {
         } else {
             self.start_exec(&c, &req.exec_id).await
         };
+        let pid = match result {
+            Ok(pid) => pid,
+            Err(e) => {
+                let held = {
+                    let mut st = c.state();
+                    let p = st.process(&c.id, &req.exec_id)?;
+                    p.finish_start(false).map(|exit| (exit, p.pid))
+                };
+                // It died while starting: report that exit now.
+                if let Some((exit, pid)) = held {
+                    let id = if req.exec_id.is_empty() {
+                        &c.id
+                    } else {
+                        &req.exec_id
+                    };
+                    self.events.send(exit_event(&c.id, id, pid, exit));
+                }
+                if req.exec_id.is_empty() {
+                    self.stop_failed_sandbox(&c).await;
+                }
+                return Err(e);
+            }
+        };
         let mut st = c.state();
-        let p = st.process(&c.id, &req.exec_id)?;
-        let held = p.finish_start(result.is_ok());
-        let pid = result?;
+        let held = st.process(&c.id, &req.exec_id)?.finish_start(true);
         if req.exec_id.is_empty() {
             self.events.send(TaskStart {
                 container_id: c.id.clone(),
@@ -291,6 +312,26 @@ impl TaskService {
             pid: pid as u32,
             ..Default::default()
         })
+    }
+
+    /// After a failed `runsc start` the sandbox is useless: kill it and wait
+    /// (briefly) for its exit, so that the task is stopped and `ctr run --rm`
+    /// can delete it.
+    async fn stop_failed_sandbox(&self, c: &Container) {
+        let (pid, watch) = {
+            let st = c.state();
+            (st.init.pid, st.init.exit_watch())
+        };
+        let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL);
+        if tokio::time::timeout(CREATED_KILL_WAIT, wait_exit(watch))
+            .await
+            .is_err()
+        {
+            warn!(
+                "sandbox {pid} of {} did not exit after a failed start",
+                c.id
+            );
+        }
     }
 
     /// Runs `runsc exec --detach` for a recorded exec; returns the host pid
@@ -389,6 +430,7 @@ impl TaskService {
             Err(e) => return Err(e.into()),
         }
         mounts::unmount_all(&c.bundle).await?;
+        cleanup::remove_state_root(&c.runsc.options().root);
         let resp = {
             let mut table = lock(&self.table);
             table.remove(&c.id);
