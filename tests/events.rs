@@ -92,10 +92,7 @@ fn exec_events_and_exit_codes() {
     };
     let ctr = containerd.namespace("exec").unwrap();
     let id = ctr.new_id("ex");
-    let out = ctr.run(&Run::new(runtime(), &id, &["sleep", "600"]).detach());
-    assert!(out.success(), "{out}");
-    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(10))
-        .unwrap();
+    e2e::run_detached(&ctr, &id, &["sleep", "600"]);
     let events = EventStream::start(&ctr);
     let echo = ctr.ctr(&["tasks", "exec", "--exec-id", "e1", &id, "echo", "exec-ok"]);
     assert!(echo.success() && echo.stdout == "exec-ok\n", "{echo}");
@@ -123,8 +120,8 @@ fn exec_events_and_exit_codes() {
     );
     // The exec helper's files do not pile up in the bundle.
     let bundle = containerd
-        .dir()
-        .join("state/io.containerd.runtime.v2.task")
+        .layout()
+        .task_bundles()
         .join(ctr.namespace())
         .join(&id);
     let leftovers: Vec<_> = std::fs::read_dir(&bundle)

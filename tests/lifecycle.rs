@@ -119,10 +119,7 @@ fn detached_sigkill_is_stopped_with_137() {
     };
     let ctr = containerd.namespace("dkill").unwrap();
     let id = ctr.new_id("dkill");
-    let out = ctr.run(&Run::new(runtime(), &id, &["sleep", "600"]).detach());
-    assert!(out.success(), "{out}");
-    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(10))
-        .unwrap();
+    e2e::run_detached(&ctr, &id, &["sleep", "600"]);
     let kill = ctr.ctr(&["tasks", "kill", "-s", "SIGKILL", &id]);
     assert!(kill.success(), "{kill}");
     ctr.wait_for_status(&id, "STOPPED", Duration::from_secs(10))
@@ -143,10 +140,7 @@ fn detached_sleep_task_kill_ls_stopped_delete_143() {
     };
     let ctr = containerd.namespace("dterm").unwrap();
     let id = ctr.new_id("dterm");
-    let out = ctr.run(&Run::new(runtime(), &id, &["sleep", "600"]).detach());
-    assert!(out.success(), "{out}");
-    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(10))
-        .unwrap();
+    e2e::run_detached(&ctr, &id, &["sleep", "600"]);
     let kill = ctr.ctr(&["tasks", "kill", &id]);
     assert!(kill.success(), "{kill}");
     let stopped = ctr.wait_for_status(&id, "STOPPED", Duration::from_secs(10));
@@ -200,10 +194,7 @@ fn leak_check_sees_a_running_sandbox_until_it_is_deleted() {
     };
     let ctr = containerd.namespace("leak").unwrap();
     let id = ctr.new_id("leak");
-    let out = ctr.run(&Run::new(runtime(), &id, &["sleep", "600"]).detach());
-    assert!(out.success(), "{out}");
-    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(10))
-        .unwrap();
+    e2e::run_detached(&ctr, &id, &["sleep", "600"]);
     let leaks = containerd.leaks().join("\n");
     for expected in [
         "shim process",
@@ -235,10 +226,7 @@ fn kill_all_stops_every_process() {
     let ctr = containerd.namespace("killall").unwrap();
     let id = ctr.new_id("ka");
     let script = "trap '' TERM; sleep 600 & sleep 600 & wait";
-    let out = ctr.run(&Run::new(runtime(), &id, &["sh", "-c", script]).detach());
-    assert!(out.success(), "{out}");
-    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(10))
-        .unwrap();
+    e2e::run_detached(&ctr, &id, &["sh", "-c", script]);
     let ps = ctr.ctr(&["tasks", "ps", &id]);
     assert!(
         ps.stdout.lines().count() >= 4,
@@ -264,10 +252,7 @@ fn id_that_prefixes_another_works() {
     let ctr = containerd.namespace("prefix").unwrap();
     let short = ctr.new_id("p");
     let long = format!("{short}0");
-    let out = ctr.run(&Run::new(runtime(), &long, &["sleep", "600"]).detach());
-    assert!(out.success(), "{out}");
-    ctr.wait_for_status(&long, "RUNNING", Duration::from_secs(10))
-        .unwrap();
+    e2e::run_detached(&ctr, &long, &["sleep", "600"]);
     let out = ctr.run(&Run::new(runtime(), &short, &["echo", "short"]));
     assert!(out.success() && out.stdout == "short\n", "{out}");
     ctr.remove(&long);

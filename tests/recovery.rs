@@ -36,10 +36,7 @@ fn killed_shim_is_cleaned_up_and_the_id_reusable() {
     };
     let ctr = containerd.namespace("shimkill").unwrap();
     let id = ctr.new_id("sk");
-    let out = ctr.run(&Run::new(runtime(), &id, &["sleep", "600"]).detach());
-    assert!(out.success(), "{out}");
-    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(10))
-        .unwrap();
+    e2e::run_detached(&ctr, &id, &["sleep", "600"]);
     let socket = containerd.socket().display().to_string();
     let pid = shim_pid(&socket, &id).expect("the shim daemon of the container");
     nix_kill(pid);

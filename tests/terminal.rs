@@ -1,10 +1,10 @@
 //! Terminals: `ctr run -t` and `ctr task exec -t` get a pty through the
 //! shim, with exit codes intact.
 
-use std::{process::Command, time::Duration};
+use std::process::Command;
 
 use e2e::gvisor_containerd;
-use harness::{Ctr, Run};
+use harness::Ctr;
 
 /// Runs a ctr command line under `script`, which gives it a terminal;
 /// returns (exit code, output).
@@ -57,10 +57,7 @@ fn run_and_exec_with_a_terminal() {
     assert!(out.contains("TTY-YES"), "{out}");
 
     let long = ctr.new_id("ttyexec");
-    let run = ctr.run(&Run::new(e2e::runtime(), &long, &["sleep", "600"]).detach());
-    assert!(run.success(), "{run}");
-    ctr.wait_for_status(&long, "RUNNING", Duration::from_secs(10))
-        .unwrap();
+    e2e::run_detached(&ctr, &long, &["sleep", "600"]);
     let (code, out) = under_pty(
         &ctr,
         &[

@@ -88,7 +88,8 @@ impl Layout {
         self.state().join("io.containerd.runtime.v2.task")
     }
 
-    /// The runsc state root configured in runsc.toml (runsc gets `<this>/<namespace>`).
+    /// The runsc state root configured in runsc.toml (the shim gives runsc
+    /// `<this>/<namespace>/<container id>`).
     pub fn runsc_root(&self) -> PathBuf {
         self.dir.join("runsc-root")
     }

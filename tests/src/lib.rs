@@ -91,3 +91,12 @@ pub fn remove_leftovers(ctr: &Ctr<'_>, id: &str) {
         assert!(out.success(), "container {id} cannot be deleted: {out}");
     }
 }
+
+/// Runs `args` detached in container `id` and waits until its task is
+/// RUNNING; panics with ctr's output otherwise.
+pub fn run_detached(ctr: &Ctr<'_>, id: &str, args: &[&str]) {
+    let out = ctr.run(&harness::Run::new(runtime(), id, args).detach());
+    assert!(out.success(), "{out}");
+    ctr.wait_for_status(id, "RUNNING", Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{id} not RUNNING: {e}"));
+}
