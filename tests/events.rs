@@ -174,3 +174,47 @@ fn shim_log_reaches_containerd() {
     }
     containerd.assert_no_leaks();
 }
+
+/// A container that allocates past its memory limit is OOM-killed by the
+/// host in the sandbox's cgroup: TaskOOM arrives before its TaskExit (137),
+/// which is what lets CRI report the reason OOMKilled.
+#[test]
+fn oom_kill_is_published_before_exit() {
+    let Some(containerd) = gvisor_containerd("oom_kill_is_published_before_exit") else {
+        return;
+    };
+    let ctr = containerd.namespace("oom").unwrap();
+    let id = ctr.new_id("oom");
+    let events = EventStream::start(&ctr);
+    let config = containerd.runsc_config().display().to_string();
+    let out = ctr.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "io.containerd.runsc.v1",
+        "--runtime-config-path",
+        &config,
+        "--memory-limit",
+        "67108864",
+        "docker.io/library/busybox:local",
+        &id,
+        "sh",
+        "-c",
+        "tail /dev/zero",
+    ]);
+    assert_eq!(out.code, Some(137), "{out}");
+    let lines = events.finish(&id);
+    let topics: Vec<&str> = lines.iter().map(|l| topic(l)).collect();
+    assert_eq!(
+        topics,
+        [
+            "/tasks/create",
+            "/tasks/start",
+            "/tasks/oom",
+            "/tasks/exit",
+            "/tasks/delete"
+        ],
+        "events: {lines:#?}"
+    );
+    containerd.assert_no_leaks();
+}

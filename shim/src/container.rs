@@ -11,6 +11,7 @@ use runsc::Runsc;
 
 use crate::{
     error::{Error, Result},
+    oom::OomCounter,
     process::{Exit, Process},
 };
 
@@ -36,6 +37,8 @@ pub struct ContainerState {
     pub init: Process,
     /// Exec'd processes by exec id.
     pub execs: HashMap<String, Exec>,
+    /// OOM kills of the sandbox's memory cgroup (containers that own one).
+    pub oom: Option<OomCounter>,
 }
 
 /// An exec'd process and its process spec (JSON).
@@ -56,6 +59,7 @@ impl Container {
             state: Mutex::new(ContainerState {
                 init,
                 execs: HashMap::new(),
+                oom: None,
             }),
         }
     }

@@ -11,6 +11,7 @@ mod ids;
 mod launch;
 mod logger;
 mod mounts;
+mod oom;
 mod options;
 mod process;
 mod shim;

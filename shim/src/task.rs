@@ -1,6 +1,7 @@
 //! The Task API served to containerd over ttrpc.
 
 use std::{
+    os::fd::OwnedFd,
     path::{Path, PathBuf},
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -22,8 +23,8 @@ use containerd_shim::{
     monitor::{Subject, Topic},
     protos::{
         events::task::{
-            TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskPaused,
-            TaskResumed, TaskStart,
+            TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM,
+            TaskPaused, TaskResumed, TaskStart,
         },
         protobuf::{well_known_types::timestamp::Timestamp, MessageField},
         shim::oci::ProcessDetails,
@@ -35,6 +36,7 @@ use containerd_shim::{
 use log::{info, warn};
 use nix::{sys::signal, unistd::Pid};
 use runsc::{CreateOpts, ExecOpts, KillOpts, Runsc, Spawner};
+use tokio::io::unix::AsyncFd;
 
 use crate::{
     cleanup,
@@ -43,7 +45,9 @@ use crate::{
     container::{lock, Container, Exec, SharedTable},
     error::{Error, Result},
     events::EventSender,
-    ids, logger, mounts, options,
+    ids, logger, mounts,
+    oom::OomCounter,
+    options,
     process::{wait_exit, Exit, ExitOutcome, Process},
     stats::{self, CgroupMode},
     stdio::{self, IoHandles, StdioPaths},
@@ -238,6 +242,15 @@ impl TaskService {
             pid: pid as u32,
             ..Default::default()
         });
+        st.oom = OomCounter::for_pid(pid);
+        if let Some(efd) = st.oom.as_ref().and_then(OomCounter::eventfd) {
+            tokio::spawn(watch_oom(
+                self.table.clone(),
+                self.events.clone(),
+                c.id.clone(),
+                efd,
+            ));
+        }
         if let Some(exit) = table.take_unmatched(pid) {
             if let ExitOutcome::Publish(e) = st.init.exited(exit) {
                 self.events.send(exit_event(&c.id, &c.id, pid, e));
@@ -631,6 +644,14 @@ fn handle_exit(table: &SharedTable, events: &EventSender, pid: i32, exit: Exit) 
     let mut t = lock(table);
     for c in t.all() {
         let mut st = c.state();
+        let is_init = st.init.pid == pid;
+        if is_init && st.oom.as_mut().is_some_and(OomCounter::new_kills) {
+            info!("container {} was OOM-killed", c.id);
+            events.send(TaskOOM {
+                container_id: c.id.clone(),
+                ..Default::default()
+            });
+        }
         if let Some((exec_id, p)) = st.by_pid(pid) {
             if let ExitOutcome::Publish(e) = p.exited(exit) {
                 let id = if exec_id.is_empty() {
@@ -649,6 +670,44 @@ fn handle_exit(table: &SharedTable, events: &EventSender, pid: i32, exit: Exit) 
         }
     }
     t.push_unmatched(pid, exit);
+}
+
+/// Publishes TaskOOM for OOM kills that the kernel signals on `efd`, until
+/// the container or its cgroup is gone.
+async fn watch_oom(table: SharedTable, events: EventSender, id: String, efd: OwnedFd) {
+    // SAFETY: the eventfd is owned here and registered once.
+    let Ok(efd) = (unsafe { AsyncFd::register(efd) }) else {
+        return;
+    };
+    loop {
+        let Ok(mut guard) = efd.readable().await else {
+            return;
+        };
+        let mut buf = [0u8; 8];
+        if let Ok(Err(e)) =
+            guard.try_io(|fd| nix::unistd::read(fd.get_ref(), &mut buf).map_err(Into::into))
+        {
+            warn!("reading OOM events of {id}: {e}");
+            return;
+        }
+        let Ok(c) = lock(&table).get(&id) else {
+            return;
+        };
+        let mut st = c.state();
+        let Some(counter) = st.oom.as_mut() else {
+            return;
+        };
+        if counter.new_kills() {
+            info!("OOM kill in the sandbox of container {id}");
+            events.send(TaskOOM {
+                container_id: id.clone(),
+                ..Default::default()
+            });
+        }
+        if !counter.exists() {
+            return;
+        }
+    }
 }
 
 fn exit_event(container_id: &str, id: &str, pid: i32, exit: Exit) -> TaskExit {
