@@ -36,7 +36,7 @@ use containerd_shim::{
 use log::{info, warn};
 use nix::{sys::signal, unistd::Pid};
 use runsc::{CreateOpts, ExecOpts, KillOpts, Runsc, Spawner};
-use tokio::io::unix::AsyncFd;
+use tokio::{io::unix::AsyncFd, sync::OnceCell};
 
 use crate::{
     cleanup,
@@ -67,6 +67,7 @@ pub struct TaskService {
     table: SharedTable,
     log_file_added: AtomicBool,
     cgroup_mode: CgroupMode,
+    update_supported: OnceCell<bool>,
 }
 
 impl TaskService {
@@ -99,6 +100,7 @@ impl TaskService {
             table,
             log_file_added: AtomicBool::new(false),
             cgroup_mode: CgroupMode::detect(),
+            update_supported: OnceCell::new(),
         }
     }
 
@@ -580,6 +582,38 @@ impl TaskService {
         Ok(())
     }
 
+    /// Passes new resources to `runsc update` when the runsc at hand has
+    /// that command (runsc 0.0~20221219 does not).
+    async fn update(&self, req: UpdateTaskRequest) -> Result<()> {
+        let c = self.container(&req.id)?;
+        let supported = self
+            .update_supported
+            .get_or_try_init(|| c.runsc.has_subcommand("update"))
+            .await?;
+        if !supported {
+            return Err(Error::Unimplemented(format!(
+                "cannot update the resources of container {:?}: {} has no `update` command",
+                c.id,
+                c.runsc.options().binary.display()
+            )));
+        }
+        let json = req
+            .resources
+            .as_ref()
+            .map(|a| a.value.clone())
+            .unwrap_or_default();
+        serde_json::from_slice::<oci_spec::runtime::LinuxResources>(&json).map_err(|e| {
+            Error::InvalidArgument(format!("update of {:?}: invalid resources: {e}", c.id))
+        })?;
+        let file = c.bundle.join("update-resources.json");
+        tokio::fs::write(&file, &json)
+            .await
+            .map_err(|e| Error::io("writing the resources for runsc update", e))?;
+        let result = c.runsc.update(&c.id, &file).await;
+        let _ = tokio::fs::remove_file(&file).await;
+        Ok(result?)
+    }
+
     fn state(&self, req: &StateRequest) -> Result<StateResponse> {
         let c = self.container(&req.id)?;
         let mut st = c.state();
@@ -861,11 +895,9 @@ impl Task for TaskService {
         Ok(Empty::new())
     }
 
-    async fn update(&self, _ctx: &TtrpcContext, _req: UpdateTaskRequest) -> TtrpcResult<Empty> {
-        Err(Error::Unimplemented(
-            "updating resources is not supported: this runsc has no `update` command".into(),
-        )
-        .into())
+    async fn update(&self, _ctx: &TtrpcContext, req: UpdateTaskRequest) -> TtrpcResult<Empty> {
+        self.update(req).await?;
+        Ok(Empty::new())
     }
 
     async fn stats(&self, _ctx: &TtrpcContext, req: StatsRequest) -> TtrpcResult<StatsResponse> {

@@ -185,6 +185,19 @@ impl Runsc {
             .map(drop)
     }
 
+    /// `runsc update --resources <file> <id>`: applies the OCI
+    /// `LinuxResources` JSON in `resources` (runc's form of the command;
+    /// runsc 0.0~20221219 has no `update`, see [`Runsc::has_subcommand`]).
+    pub async fn update(&self, id: &str, resources: &Path) -> Result<()> {
+        let args = vec![
+            "update".into(),
+            "--resources".into(),
+            resources.into(),
+            id.into(),
+        ];
+        self.short("update", args).await.map(drop)
+    }
+
     /// The first line of `runsc --version` (run without global flags), e.g.
     /// `runsc version 0.0~20221219.0`.
     pub async fn version(&self) -> Result<String> {

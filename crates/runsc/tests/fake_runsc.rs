@@ -256,6 +256,14 @@ async fn simple_subcommands_argv() {
     assert_eq!(fake.argv(), fake.expect(&["pause", "c1"]));
     runsc.resume("c1").await.unwrap();
     assert_eq!(fake.argv(), fake.expect(&["resume", "c1"]));
+
+    let res = fake.path("res.json");
+    runsc.update("c1", &res).await.unwrap();
+    let res = at(&fake, "res.json");
+    assert_eq!(
+        fake.argv(),
+        fake.expect(&["update", "--resources", &res, "c1"])
+    );
 }
 
 #[tokio::test]
