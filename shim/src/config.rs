@@ -6,6 +6,7 @@
 //! root = "/run/containerd/runsc"    # runsc gets --root=<root>/<namespace>/<id>
 //! log_level = "debug"               # the shim's own log level
 //! log_path = "/var/log/runsc/%ID%/shim.log"  # extra copy of the shim log
+//! cgroup_metrics = "v2"             # Stats format; default: the host's
 //! [runsc_config]                    # each key = "value" becomes --key=value
 //!   network = "none"
 //!   debug-log = "/var/log/runsc/%ID%/"
@@ -25,6 +26,7 @@ use crate::{
     error::{Error, Result},
     ids,
     options::RuntimeOptions,
+    stats::CgroupMode,
 };
 
 /// Default state root, one directory per containerd namespace below it.
@@ -74,6 +76,10 @@ pub struct ShimConfig {
     /// A file that receives a copy of the shim's log; `%ID%` is expanded.
     #[serde(default)]
     pub log_path: String,
+    /// Metrics message for Stats: "v1" or "v2" (default: the host's
+    /// cgroup mode).
+    #[serde(default)]
+    pub cgroup_metrics: Option<String>,
     /// Extra runsc global flags.
     #[serde(default)]
     pub runsc_config: BTreeMap<String, toml::Value>,
@@ -100,6 +106,8 @@ pub struct Resolved {
     pub log_path: Option<PathBuf>,
     /// Requested shim log level.
     pub log_level: Option<LevelFilter>,
+    /// Requested metrics format, if not the host's.
+    pub cgroup_metrics: Option<CgroupMode>,
 }
 
 impl ShimConfig {
@@ -150,6 +158,9 @@ impl ShimConfig {
     fn validate(&self) -> std::result::Result<(), String> {
         if !self.log_level.is_empty() {
             parse_level(&self.log_level)?;
+        }
+        if let Some(m) = &self.cgroup_metrics {
+            parse_metrics(m)?;
         }
         if !self.root.is_empty() && !Path::new(&self.root).is_absolute() {
             return Err(format!("root {:?} must be an absolute path", self.root));
@@ -218,6 +229,10 @@ impl ShimConfig {
             },
             log_path,
             log_level,
+            cgroup_metrics: match &self.cgroup_metrics {
+                Some(m) => Some(parse_metrics(m).map_err(Error::InvalidArgument)?),
+                None => None,
+            },
         })
     }
 }
@@ -274,6 +289,14 @@ fn flag_value(key: &str, value: &toml::Value) -> std::result::Result<String, Str
             "runsc_config.{key} must be a string, boolean or number, not {}",
             other.type_str()
         )),
+    }
+}
+
+fn parse_metrics(value: &str) -> std::result::Result<CgroupMode, String> {
+    match value {
+        "v1" => Ok(CgroupMode::V1),
+        "v2" => Ok(CgroupMode::V2),
+        _ => Err(format!("cgroup_metrics {value:?} is not \"v1\" or \"v2\"")),
     }
 }
 
@@ -366,6 +389,7 @@ mod tests {
             root = "/var/run/rsc"
             log_level = "debug"
             log_path = "/var/log/shim/%ID%.log"
+            cgroup_metrics = "v2"
             [runsc_config]
             network = "none"
             debug = true
@@ -376,6 +400,7 @@ mod tests {
         );
         assert_eq!(r.runsc.root, Path::new("/var/run/rsc/k8s.io/abc"));
         assert_eq!(r.log_level, Some(LevelFilter::Debug));
+        assert_eq!(r.cgroup_metrics, Some(CgroupMode::V2));
         assert_eq!(r.log_path, Some(PathBuf::from("/var/log/shim/abc.log")));
         let flags: Vec<_> = r
             .runsc
@@ -431,6 +456,7 @@ mod tests {
         let cases = [
             ("binary = \"x\"", "unknown field `binary`"),
             ("log_level = \"loud\"", "log_level \"loud\""),
+            ("cgroup_metrics = \"v3\"", "cgroup_metrics \"v3\""),
             ("root = \"relative\"", "absolute"),
             ("[runsc_config]\nroot = \"/x\"", "must not set \"root\""),
             (

@@ -13,6 +13,7 @@ use crate::{
     error::{Error, Result},
     oom::OomCounter,
     process::{Exit, Process},
+    stats::CgroupMode,
 };
 
 /// Exits of pids not (yet) known are kept this many at most.
@@ -28,6 +29,8 @@ pub struct Container {
     pub bundle: PathBuf,
     /// runsc with this container's global options.
     pub runsc: Runsc,
+    /// The metrics message Stats returns.
+    pub metrics: CgroupMode,
     state: Mutex<ContainerState>,
 }
 
@@ -51,11 +54,18 @@ pub struct Exec {
 
 impl Container {
     /// A container whose init process is `init`.
-    pub fn new(id: String, bundle: PathBuf, runsc: Runsc, init: Process) -> Self {
+    pub fn new(
+        id: String,
+        bundle: PathBuf,
+        runsc: Runsc,
+        metrics: CgroupMode,
+        init: Process,
+    ) -> Self {
         Self {
             id,
             bundle,
             runsc,
+            metrics,
             state: Mutex::new(ContainerState {
                 init,
                 execs: HashMap::new(),

@@ -139,6 +139,7 @@ impl TaskService {
                 ))
             })?;
         cleanup::save(&bundle, &resolved.runsc)?;
+        let metrics = resolved.cgroup_metrics.unwrap_or(self.cgroup_mode);
         let runsc = Runsc::new(resolved.runsc, self.spawner.clone());
         mounts::mount_all(&bundle, &req.rootfs).await?;
         let stdio = StdioPaths {
@@ -158,7 +159,7 @@ impl TaskService {
         {
             Ok(init) => {
                 let pid = init.pid;
-                let c = Arc::new(Container::new(req.id.clone(), bundle, runsc, init));
+                let c = Arc::new(Container::new(req.id.clone(), bundle, runsc, metrics, init));
                 self.register(c, &req);
                 info!("created container {} (sandbox pid {pid})", req.id);
                 Ok(CreateTaskResponse {
@@ -904,9 +905,7 @@ impl Task for TaskService {
         let c = self.container(&req.id)?;
         let event = c.runsc.stats(&c.id).await.map_err(Error::from)?;
         Ok(StatsResponse {
-            stats: MessageField::some(
-                stats::to_any(&event, self.cgroup_mode).map_err(Error::from)?,
-            ),
+            stats: MessageField::some(stats::to_any(&event, c.metrics).map_err(Error::from)?),
             ..Default::default()
         })
     }
