@@ -6,6 +6,9 @@ use std::process::Command;
 use e2e::gvisor_containerd;
 use harness::Ctr;
 
+const ROWS: u16 = 30;
+const COLS: u16 = 100;
+
 /// Runs a ctr command line under `script`, which gives it a terminal;
 /// returns (exit code, output).
 fn under_pty(ctr: &Ctr<'_>, args: &[&str]) -> (Option<i32>, String) {
@@ -17,6 +20,8 @@ fn under_pty(ctr: &Ctr<'_>, args: &[&str]) -> (Option<i32>, String) {
             a.to_string_lossy().replace('\'', "'\\''")
         ));
     }
+    // A known window size, which ctr passes on to the container.
+    let line = format!("stty rows {ROWS} cols {COLS}; {line}");
     let out = Command::new("timeout")
         .args(["60", "script", "-qec", &line, "/dev/null"])
         .output()
@@ -35,7 +40,7 @@ fn run_and_exec_with_a_terminal() {
     let ctr = containerd.namespace("tty").unwrap();
     let id = ctr.new_id("tty");
     let config = containerd.runsc_config().display().to_string();
-    let script = "test -t 0 && test -t 1 && echo TTY-YES; exit 4";
+    let script = "test -t 0 && test -t 1 && echo TTY-YES; stty size; exit 4";
     let (code, out) = under_pty(
         &ctr,
         &[
@@ -55,9 +60,16 @@ fn run_and_exec_with_a_terminal() {
     );
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("TTY-YES"), "{out}");
+    assert!(
+        out.contains(&format!("{ROWS} {COLS}")),
+        "window size: {out}"
+    );
 
     let long = ctr.new_id("ttyexec");
     e2e::run_detached(&ctr, &long, &["sleep", "600"]);
+    // ctr sends no window size in an exec's spec, only a ResizePty right
+    // after the start: give it a moment, then the size must be there.
+    let script = "test -t 0 && test -t 1 && echo TTY-YES; sleep 1; stty size; exit 4";
     let (code, out) = under_pty(
         &ctr,
         &[
@@ -74,6 +86,10 @@ fn run_and_exec_with_a_terminal() {
     );
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("TTY-YES"), "{out}");
+    assert!(
+        out.contains(&format!("{ROWS} {COLS}")),
+        "window size: {out}"
+    );
     ctr.remove(&long);
     containerd.assert_no_leaks();
 }
