@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -118,6 +118,7 @@ impl ContainerdBuilder {
             namespaces: Mutex::new(Vec::new()),
             ids: Mutex::new(Vec::new()),
             next_namespace: AtomicUsize::new(0),
+            cri_images: OnceLock::new(),
         };
         fixture.wait_ready()?;
         Ok(fixture)
@@ -165,6 +166,7 @@ pub struct Containerd {
     namespaces: Mutex<Vec<String>>,
     ids: Mutex<Vec<(String, String)>>,
     next_namespace: AtomicUsize,
+    cri_images: OnceLock<Result<()>>,
 }
 
 impl Containerd {
@@ -301,6 +303,19 @@ impl Containerd {
             .unwrap()
             .push((namespace.to_string(), id.clone()));
         id
+    }
+
+    /// Registers an id the CRI plugin chose (namespace `k8s.io`), for leak checks.
+    pub(crate) fn register_cri_id(&self, namespace: &str, id: &str) {
+        self.ids
+            .lock()
+            .unwrap()
+            .push((namespace.to_string(), id.to_string()));
+    }
+
+    /// Runs `import` once per instance (later calls get its first result).
+    pub(crate) fn cri_images_imported(&self, import: impl FnOnce() -> Result<()>) -> Result<()> {
+        self.cri_images.get_or_init(import).clone()
     }
 
     fn wait_ready(&self) -> Result<()> {

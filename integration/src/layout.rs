@@ -104,6 +104,17 @@ impl Layout {
         self.dir.join("cni").join("net.d")
     }
 
+    /// Root of the CRI pods' log directories.
+    pub fn pod_logs(&self) -> PathBuf {
+        self.dir.join("pods")
+    }
+
+    /// The cgroup parents of the CRI pods run so far, one a line; exists once
+    /// the CRI client was used.
+    pub fn cri_pod_cgroups(&self) -> PathBuf {
+        self.dir.join("cri-pod-cgroups")
+    }
+
     /// Name of the CNI bridge: `cl` + 6 hex digits of sha256(dir), unique per instance
     /// and within the 15-byte limit of interface names.
     pub fn bridge_name(&self) -> String {

@@ -21,6 +21,7 @@
 mod command;
 mod config;
 mod containerd;
+mod cri;
 mod ctr;
 mod error;
 mod ids;
@@ -36,6 +37,10 @@ mod teardown;
 pub use command::{CmdOutput, Running};
 pub use config::{PAUSE_IMAGE, RUNSC_BINARY, RUNSC_RUNTIME_TYPE};
 pub use containerd::{Containerd, ContainerdBuilder};
+pub use cri::{
+    api as cri_api, parse_log, ContainerSpec, ContainerState, ContainerStats, Cri, ExecOutput,
+    LogLine, Pod, PodSpec, State, CRI_NAMESPACE, CRI_TIMEOUT, POD_NAMESPACE,
+};
 pub use ctr::{Ctr, Run, Runtime, TaskInfo, CTR_TIMEOUT};
 pub use error::{Error, Result};
 pub use images::{archives, ImageArchives, BUSYBOX_IMAGE};
