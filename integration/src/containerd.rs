@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::command;
 use crate::config;
+use crate::cri;
 use crate::ctr::Ctr;
 use crate::error::{Context, Error, Result};
 use crate::ids::unique_id;
@@ -244,7 +245,11 @@ impl Containerd {
     pub fn leaks(&self) -> Vec<String> {
         let ids = self.ids.lock().unwrap().clone();
         let mut found = leaks::find(&self.layout, &ids);
-        for ns in self.namespaces.lock().unwrap().iter() {
+        let mut namespaces = self.namespaces.lock().unwrap().clone();
+        if self.layout.cri_pod_cgroups().exists() {
+            namespaces.push(cri::CRI_NAMESPACE.to_string());
+        }
+        for ns in &namespaces {
             let ctr = self.ctr(ns);
             for (what, args) in [
                 ("task", ["tasks", "ls", "-q"]),

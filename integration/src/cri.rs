@@ -25,6 +25,7 @@
 //! records every pod cgroup in the instance directory so that leak checks and
 //! teardown find them.
 
+mod cleanup;
 mod spec;
 
 use std::fs;
@@ -42,6 +43,8 @@ use tonic::transport::{Channel, Endpoint, Uri};
 
 pub use k8s_cri::v1 as api;
 pub use spec::{ContainerSpec, Pod, PodSpec, POD_NAMESPACE};
+
+pub(crate) use cleanup::remove_all_pods;
 
 use crate::config::PAUSE_IMAGE;
 use crate::containerd::Containerd;
@@ -643,6 +646,16 @@ fn record_pod_cgroup(layout: &Layout, cgroup_parent: &str) -> Result<()> {
         .open(&path)
         .context(format!("opening {}", path.display()))?;
     writeln!(file, "{cgroup_parent}").context(format!("writing {}", path.display()))
+}
+
+/// The pod cgroup parents recorded for the instance.
+pub(crate) fn recorded_pod_cgroups(layout: &Layout) -> Vec<String> {
+    fs::read_to_string(layout.cri_pod_cgroups())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with('/'))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The directories of pod cgroup `parent` in every hierarchy (existing or not).

@@ -115,6 +115,11 @@ impl Layout {
         self.dir.join("cri-pod-cgroups")
     }
 
+    /// host-local IPAM state of the CNI network (one file per allocated address).
+    pub fn cni_ipam_dir(&self) -> PathBuf {
+        self.dir.join("cni").join("ipam")
+    }
+
     /// Name of the CNI bridge: `cl` + 6 hex digits of sha256(dir), unique per instance
     /// and within the 15-byte limit of interface names.
     pub fn bridge_name(&self) -> String {

@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::Path;
 
+use crate::cri;
 use crate::layout::Layout;
 use crate::procfs;
 use crate::teardown::{cgroup_hierarchies, is_our_runsc, is_our_shim};
@@ -10,7 +11,8 @@ use crate::teardown::{cgroup_hierarchies, is_our_runsc, is_our_shim};
 /// Everything that should be gone once all containers of the instance are deleted:
 /// shim, runsc and other processes pointing into the directory, mounts under the
 /// directory (containerd mounts nothing there at rest), shim sockets and cgroups of the handed-out `ids`, task bundles,
-/// and runsc state files (in the shim's runsc root and the runc-shim reference's).
+/// runsc state files (in the shim's runsc root and the runc-shim reference's),
+/// cgroups of CRI pods, and CNI interfaces and addresses still in use.
 /// Each entry says what and where.
 pub fn find(layout: &Layout, ids: &[(String, String)]) -> Vec<String> {
     let mut found = Vec::new();
@@ -41,6 +43,14 @@ pub fn find(layout: &Layout, ids: &[(String, String)]) -> Vec<String> {
             }
         }
     }
+    for parent in cri::recorded_pod_cgroups(layout) {
+        for dir in cri::pod_cgroup_dirs(&parent) {
+            if dir.exists() {
+                found.push(format!("cgroup {} of a CRI pod", dir.display()));
+            }
+        }
+    }
+    found.extend(cni_leaks(layout));
     found.extend(
         entries_two_deep(&layout.task_bundles())
             .into_iter()
@@ -52,6 +62,34 @@ pub fn find(layout: &Layout, ids: &[(String, String)]) -> Vec<String> {
                 .into_iter()
                 .map(|p| format!("runsc state {p}")),
         );
+    }
+    found
+}
+
+/// Interfaces still attached to the instance's CNI bridge (a pod's veth whose
+/// netns lives on) and addresses host-local IPAM still has allocated (CNI DEL
+/// never ran).
+fn cni_leaks(layout: &Layout) -> Vec<String> {
+    let bridge = layout.bridge_name();
+    let ports = Path::new("/sys/class/net").join(&bridge).join("brif");
+    let mut found: Vec<String> = fs::read_dir(ports)
+        .map(|it| {
+            it.flatten()
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    format!("interface {name} still on bridge {bridge}")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for allocation in entries_two_deep(&layout.cni_ipam_dir()) {
+        let name = Path::new(&allocation)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name != "lock" && !name.starts_with("last_reserved_ip") {
+            found.push(format!("CNI address still allocated: {allocation}"));
+        }
     }
     found
 }

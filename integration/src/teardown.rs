@@ -1,6 +1,8 @@
-//! Stopping a private containerd and removing every trace of it. Only processes
-//! tied to the instance are signalled: shims whose `-address` is its socket and
-//! runsc processes whose arguments point into its directory.
+//! Stopping a private containerd and removing every trace of it. While containerd
+//! answers, CRI pods are stopped and removed through the CRI plugin (which also
+//! runs CNI DEL), then whatever tasks are left are killed with `ctr`. Only
+//! processes tied to the instance are signalled: shims whose `-address` is its
+//! socket and runsc processes whose arguments point into its directory.
 
 use std::fs;
 use std::path::Path;
@@ -13,6 +15,7 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
 use crate::command;
+use crate::cri;
 use crate::ctr::parse_tasks;
 use crate::layout::Layout;
 use crate::procfs::{self, Process};
@@ -38,7 +41,8 @@ pub fn run(
     ids: &[(String, String)],
     own_namespaces: &[String],
 ) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems = cri::remove_all_pods(&layout.socket());
+    let pod_cgroups = cri::recorded_pod_cgroups(layout);
     remove_containers(layout);
     if let Some(daemon) = daemon {
         stop_daemon(layout, daemon, &mut problems);
@@ -55,6 +59,9 @@ pub fn run(
     unmount_all(layout.dir(), &mut problems);
     delete_bridge(layout);
     remove_cgroups(ids, own_namespaces);
+    for parent in &pod_cgroups {
+        cri::remove_pod_cgroup(parent);
+    }
     if procfs::mounts_under(layout.dir()).is_empty() {
         if let Err(e) = fs::remove_dir_all(layout.dir()) {
             problems.push(format!("removing {}: {e}", layout.dir().display()));
