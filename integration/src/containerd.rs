@@ -294,6 +294,12 @@ impl Containerd {
         );
     }
 
+    /// StopPodSandbox and RemovePodSandbox of every CRI pod, then removal of
+    /// the pods' empty cgroups (what teardown does first); returns what failed.
+    pub fn remove_cri_pods(&self) -> Vec<String> {
+        cri::remove_all_pods(&self.layout)
+    }
+
     /// Leaves containerd running and the directory in place (for `harness up`);
     /// `harness down <dir>` cleans up later.
     pub fn detach(self) -> Layout {

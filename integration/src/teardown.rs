@@ -41,7 +41,7 @@ pub fn run(
     ids: &[(String, String)],
     own_namespaces: &[String],
 ) -> Vec<String> {
-    let mut problems = cri::remove_all_pods(&layout.socket());
+    let mut problems = cri::remove_all_pods(layout);
     let pod_cgroups = cri::recorded_pod_cgroups(layout);
     remove_containers(layout);
     if let Some(daemon) = daemon {

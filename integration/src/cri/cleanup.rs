@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 
-use super::{api, connect, finish, with_deadline};
+use super::{api, connect, finish, recorded_pod_cgroups, remove_pod_cgroup, with_deadline};
+use crate::layout::Layout;
 
 /// Deadline of ListPodSandbox during teardown.
 const LIST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -19,10 +20,18 @@ const LIST_TIMEOUT: Duration = Duration::from_secs(10);
 /// fallback.
 const POD_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Stops and removes every pod sandbox of the containerd serving `socket`.
-/// Returns what failed, for teardown to report; nothing if containerd does not
+/// Stops and removes every pod sandbox of the instance, then removes the pod
+/// cgroups that are empty. Returns what failed; nothing if containerd does not
 /// answer (then there is nothing to ask) or has no pods.
-pub(crate) fn remove_all_pods(socket: &Path) -> Vec<String> {
+pub(crate) fn remove_all_pods(layout: &Layout) -> Vec<String> {
+    let problems = stop_and_remove_pods(&layout.socket());
+    for parent in recorded_pod_cgroups(layout) {
+        remove_pod_cgroup(&parent);
+    }
+    problems
+}
+
+fn stop_and_remove_pods(socket: &Path) -> Vec<String> {
     if !socket.exists() {
         return Vec::new();
     }
