@@ -175,7 +175,7 @@ pub fn parse_log(text: &str) -> Vec<LogLine> {
         .collect()
 }
 
-/// A connection to the CRI plugin of a [`Containerd`]; see the module docs. Not
+/// A connection to the CRI plugin of a [`Containerd`]; see the [module docs](self). Not
 /// for use from inside an async runtime (every method blocks).
 pub struct Cri<'a> {
     containerd: &'a Containerd,

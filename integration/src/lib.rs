@@ -12,16 +12,19 @@
 //! containerd.assert_no_leaks();                       // before the fixture drops
 //! ```
 //!
+//! [`Containerd::cri`] drives the same instance through containerd's CRI plugin
+//! the way kubelet does (pods, containers, ExecSync, CRI logs); see [`Cri`].
+//!
 //! Everything an instance creates lives under its directory, except what
-//! containerd 1.6 puts elsewhere by design: shim sockets in `/run/containerd/s/`
-//! and cgroups `/<namespace>/<id>`. Namespaces and ids are unique per instance and
+//! containerd 1.6 puts elsewhere by design: shim sockets in `/run/containerd/s/`,
+//! cgroups `/<namespace>/<id>` and, for CRI pods, `/kubepods/burstable/pod<uid>`. Namespaces and ids are unique per instance and
 //! process, and only processes tied to the instance are ever signalled, so tests
 //! can run in parallel next to other containerd instances on the same host.
 
 mod command;
 mod config;
 mod containerd;
-mod cri;
+pub mod cri;
 mod ctr;
 mod error;
 mod ids;
