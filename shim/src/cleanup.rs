@@ -102,11 +102,17 @@ pub async fn delete_action(id: &str, bundle: &Path) -> DeleteResponse {
     }
 }
 
-/// Removes a container's runsc state root once runsc left it empty.
+/// Removes a pod's (or lone container's) runsc state root once runsc left
+/// it empty.
 pub fn remove_state_root(root: &Path) {
     match std::fs::remove_dir(root) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // Other containers of the pod still have their state there.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty
+            ) => {}
         Err(e) => warn!("removing runsc state root {}: {e}", root.display()),
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! binary_name = "/usr/bin/runsc"    # default: runsc from PATH
-//! root = "/run/containerd/runsc"    # runsc gets --root=<root>/<namespace>/<id>
+//! root = "/run/containerd/runsc"    # runsc gets --root=<root>/<namespace>/<pod id>
 //! log_level = "debug"               # the shim's own log level
 //! log_path = "/var/log/runsc/%ID%/shim.log"  # extra copy of the shim log
 //! cgroup_metrics = "v2"             # Stats format; default: the host's
@@ -67,7 +67,8 @@ pub struct ShimConfig {
     /// runsc binary: a path, or a name looked up in PATH.
     #[serde(default)]
     pub binary_name: String,
-    /// State root; runsc runs with `--root=<root>/<namespace>/<container id>`.
+    /// State root; runsc runs with `--root=<root>/<namespace>/<pod sandbox id>`
+    /// (the container's own id outside pods).
     #[serde(default)]
     pub root: String,
     /// Level of the shim's own log (error, warn, info, debug, trace).
@@ -196,11 +197,19 @@ impl ShimConfig {
         Path::new(root).join(namespace)
     }
 
-    /// Resolves the configuration for container `id` of `namespace` whose
-    /// bundle is `bundle`. Checks that the runsc binary can be run.
-    pub fn resolve(&self, namespace: &str, id: &str, bundle: &Path) -> Result<Resolved> {
+    /// Resolves the configuration for container `id` of `namespace` in pod
+    /// (or lone container) `group`, whose bundle is `bundle`. Checks that the
+    /// runsc binary can be run.
+    pub fn resolve(
+        &self,
+        namespace: &str,
+        id: &str,
+        group: &str,
+        bundle: &Path,
+    ) -> Result<Resolved> {
         ids::validate("namespace", namespace)?;
         ids::validate("container id", id)?;
+        ids::validate("pod sandbox id", group)?;
         let binary = find_binary(if self.binary_name.is_empty() {
             DEFAULT_BINARY
         } else {
@@ -222,8 +231,8 @@ impl ShimConfig {
             runsc: runsc::GlobalOptions {
                 binary,
                 // runsc matches ids by prefix ("c1" is ambiguous next to
-                // "c10"): each container gets a root of its own.
-                root: self.state_root(namespace).join(id),
+                // "c10"): each pod (or lone container) gets a root of its own.
+                root: self.state_root(namespace).join(group),
                 log: Some(bundle.join("log.json")),
                 flags,
             },
@@ -238,6 +247,13 @@ impl ShimConfig {
 }
 
 impl Resolved {
+    /// Adds a runsc global flag unless runsc.toml already sets it.
+    pub fn default_flag(&mut self, key: &str, value: &str) {
+        if !self.runsc.flags.iter().any(|(k, _)| k == key) {
+            self.runsc.flags.push((key.into(), value.into()));
+        }
+    }
+
     /// Creates the directories that runsc's path flags and the shim log file
     /// need. A value ending in `/` names a directory.
     pub fn create_log_dirs(&self) -> Result<()> {
@@ -354,7 +370,7 @@ mod tests {
     fn resolve(text: &str) -> Resolved {
         ShimConfig::parse(text, "test")
             .unwrap()
-            .resolve("k8s.io", "abc", Path::new("/b"))
+            .resolve("k8s.io", "abc", "abc", Path::new("/b"))
             .unwrap()
     }
 
@@ -373,7 +389,9 @@ mod tests {
             binary_name: bin.to_string_lossy().into(),
             ..Default::default()
         };
-        let r = cfg.resolve("default", "c1", Path::new("/bundle")).unwrap();
+        let r = cfg
+            .resolve("default", "c1", "c1", Path::new("/bundle"))
+            .unwrap();
         assert_eq!(r.runsc.root, Path::new("/run/containerd/runsc/default/c1"));
         assert_eq!(r.runsc.log, Some(PathBuf::from("/bundle/log.json")));
         assert_eq!(r.runsc.binary, bin);
@@ -418,6 +436,20 @@ mod tests {
                 "watchdog-action=panic"
             ]
         );
+    }
+
+    #[test]
+    fn default_flags_do_not_override_the_config() {
+        let mut r = resolve("binary_name = \"/bin/sh\"\n[runsc_config]\npanic-log = \"/x\"");
+        r.default_flag("panic-log", "/pod/gvisor_panic.log");
+        r.default_flag("cpu-num-from-quota", "true");
+        let flags: Vec<_> = r
+            .runsc
+            .flags
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(flags, ["panic-log=/x", "cpu-num-from-quota=true"]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use runsc::Runsc;
 use crate::{
     error::{Error, Result},
     oom::OomCounter,
+    pod::Role,
     process::{Exit, Process},
     stats::CgroupMode,
 };
@@ -31,6 +32,8 @@ pub struct Container {
     pub runsc: Runsc,
     /// The metrics message Stats returns.
     pub metrics: CgroupMode,
+    /// Whether it owns its gVisor sandbox or joined a pod's.
+    pub role: Role,
     state: Mutex<ContainerState>,
 }
 
@@ -38,6 +41,9 @@ pub struct Container {
 pub struct ContainerState {
     /// The container's init process (pid: the sandbox).
     pub init: Process,
+    /// Whether the init's exit comes from the reaper (the sandbox process
+    /// is its own); a subcontainer's comes from `runsc wait`.
+    init_reaped: bool,
     /// Exec'd processes by exec id.
     pub execs: HashMap<String, Exec>,
     /// OOM kills of the sandbox's memory cgroup (containers that own one).
@@ -59,14 +65,18 @@ impl Container {
         bundle: PathBuf,
         runsc: Runsc,
         metrics: CgroupMode,
+        role: Role,
         init: Process,
     ) -> Self {
+        let role_owns_sandbox = role == Role::Sandbox;
         Self {
             id,
             bundle,
             runsc,
             metrics,
+            role,
             state: Mutex::new(ContainerState {
+                init_reaped: role_owns_sandbox,
                 init,
                 execs: HashMap::new(),
                 oom: None,
@@ -77,6 +87,11 @@ impl Container {
     /// Locks the container's state. Never held across an await.
     pub fn state(&self) -> MutexGuard<'_, ContainerState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether this container created its own gVisor sandbox.
+    pub fn owns_sandbox(&self) -> bool {
+        self.role == Role::Sandbox
     }
 
     /// Names a process in messages: the container, or an exec of it.
@@ -105,7 +120,7 @@ impl ContainerState {
 
     /// The process with host pid `pid`, with its exec id ("" for init).
     pub fn by_pid(&mut self, pid: i32) -> Option<(String, &mut Process)> {
-        if self.init.pid == pid {
+        if self.init_reaped && self.init.pid == pid {
             return Some((String::new(), &mut self.init));
         }
         self.execs

@@ -20,9 +20,14 @@ use crate::error::{Error, Result};
 /// Highest oom_score_adj value.
 const OOM_SCORE_ADJ_MAX: i64 = 1000;
 
-/// Starts the daemon for `opts` and returns its address.
+/// Returns the address of the daemon serving `group` (a pod), starting one
+/// for `opts` if none answers yet.
 pub async fn start(opts: StartOpts, group: &str) -> Result<String> {
     let address = socket_address(&opts.address, &opts.namespace, group);
+    if Client::connect(&address).await.is_ok() {
+        write_str_to_file(Path::new("address"), &address).await?;
+        return Ok(address);
+    }
     let exe = env::current_exe().map_err(|e| Error::io("locating the shim binary", e))?;
     let mut cmd = Command::new(exe);
     cmd.args(["-namespace", &opts.namespace, "-id", &opts.id])

@@ -13,6 +13,7 @@ mod logger;
 mod mounts;
 mod oom;
 mod options;
+mod pod;
 mod process;
 mod shim;
 mod spawner;

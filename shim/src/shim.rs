@@ -11,7 +11,7 @@ use containerd_shim::{
 };
 
 use crate::{
-    cleanup, events::EventSender, launch, logger, spawner::ReaperSpawner, task::TaskService,
+    cleanup, events::EventSender, launch, logger, pod, spawner::ReaperSpawner, task::TaskService,
 };
 
 /// The runtime name containerd knows this shim by.
@@ -50,7 +50,14 @@ impl Shim for RunscShim {
     }
 
     async fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
-        let group = opts.id.clone();
+        // containerd runs `start` in the bundle: the pod's containers share
+        // the shim of its sandbox.
+        let group = containerd_shim::asynchronous::util::read_spec("")
+            .await
+            .ok()
+            .and_then(|spec| spec.annotations().clone())
+            .map(|a| pod::group_of(&a, &opts.id))
+            .unwrap_or_else(|| opts.id.clone());
         launch::start(opts, &group)
             .await
             .map_err(|e| containerd_shim::Error::Other(e.to_string()))

@@ -48,6 +48,7 @@ use crate::{
     ids, logger, mounts,
     oom::OomCounter,
     options,
+    pod::{PodInfo, Role},
     process::{wait_exit, Exit, ExitOutcome, Process},
     stats::{self, CgroupMode},
     stdio::{self, IoHandles, StdioPaths},
@@ -124,12 +125,6 @@ impl TaskService {
         let bundle = PathBuf::from(&req.bundle);
         let opts = options::decode(req.options.as_ref())?;
         let cfg = ShimConfig::load(opts.as_ref())?;
-        let resolved = cfg.resolve(&self.namespace, &req.id, &bundle)?;
-        for key in cfg.ignored_keys() {
-            warn!("runsc config key {key:?} has no effect in this shim");
-        }
-        resolved.create_log_dirs()?;
-        self.apply_logging(&resolved);
         let spec = containerd_shim::asynchronous::util::read_spec(&bundle)
             .await
             .map_err(|e| {
@@ -138,6 +133,26 @@ impl TaskService {
                     bundle.join("config.json").display()
                 ))
             })?;
+        let pod =
+            PodInfo::from_annotations(&req.id, &spec.annotations().clone().unwrap_or_default())?;
+        let mut resolved = cfg.resolve(&self.namespace, &req.id, &pod.group, &bundle)?;
+        for key in cfg.ignored_keys() {
+            warn!("runsc config key {key:?} has no effect in this shim");
+        }
+        let mut user_log = None;
+        if pod.role == Role::Sandbox {
+            if let Some(dir) = &pod.log_dir {
+                user_log = Some(dir.join("gvisor.log"));
+                let panic_log = dir.join("gvisor_panic.log");
+                resolved.default_flag("panic-log", &panic_log.to_string_lossy());
+            }
+            if pod.has_cpu_quota() {
+                resolved.default_flag("cpu-num-from-quota", "true");
+            }
+            pod.prepare_sandbox_spec(&bundle)?;
+        }
+        resolved.create_log_dirs()?;
+        self.apply_logging(&resolved);
         cleanup::save(&bundle, &resolved.runsc)?;
         let metrics = resolved.cgroup_metrics.unwrap_or(self.cgroup_mode);
         let runsc = Runsc::new(resolved.runsc, self.spawner.clone());
@@ -153,15 +168,36 @@ impl TaskService {
             .as_ref()
             .and_then(|p| p.console_size())
             .map(|b| (b.height() as u16, b.width() as u16));
-        match self
-            .create_sandbox(&req.id, &bundle, &runsc, stdio, console_size)
-            .await
-        {
+        let created = self
+            .create_init(
+                &req.id,
+                &bundle,
+                &runsc,
+                &pod.role,
+                user_log,
+                stdio,
+                console_size,
+            )
+            .await;
+        match created {
             Ok(init) => {
                 let pid = init.pid;
-                let c = Arc::new(Container::new(req.id.clone(), bundle, runsc, metrics, init));
+                let c = Arc::new(Container::new(
+                    req.id.clone(),
+                    bundle,
+                    runsc,
+                    metrics,
+                    pod.role.clone(),
+                    init,
+                ));
                 self.register(c, &req);
-                info!("created container {} (sandbox pid {pid})", req.id);
+                match &pod.role {
+                    Role::Sandbox => info!("created container {} (sandbox pid {pid})", req.id),
+                    Role::Subcontainer { sandbox_id } => info!(
+                        "created container {} in the sandbox of pod {sandbox_id}",
+                        req.id
+                    ),
+                }
                 Ok(CreateTaskResponse {
                     pid: pid as u32,
                     ..Default::default()
@@ -192,11 +228,17 @@ impl TaskService {
         }
     }
 
-    async fn create_sandbox(
+    /// `runsc create` of the container's init. A sandbox gets its stdio
+    /// here; a subcontainer gets it at start (only its terminal is set up
+    /// here, as runsc wants).
+    #[allow(clippy::too_many_arguments)]
+    async fn create_init(
         &self,
         id: &str,
         bundle: &Path,
         runsc: &Runsc,
+        role: &Role,
+        user_log: Option<PathBuf>,
         stdio: StdioPaths,
         console_size: Option<(u16, u16)>,
     ) -> Result<Process> {
@@ -204,6 +246,7 @@ impl TaskService {
         let mut opts = CreateOpts {
             bundle: bundle.to_path_buf(),
             pid_file: pid_file.clone(),
+            user_log,
             ..Default::default()
         };
         let handles = if stdio.terminal {
@@ -212,10 +255,13 @@ impl TaskService {
             runsc.create(id, &opts, Default::default()).await?;
             let master = socket.receive().await?;
             IoHandles::with_console(Console::start(master, &stdio, console_size)?)
-        } else {
+        } else if *role == Role::Sandbox {
             let (io, handles) = stdio::open(&stdio, &self.namespace, id)?;
             runsc.create(id, &opts, io).await?;
             handles
+        } else {
+            runsc.create(id, &opts, Default::default()).await?;
+            IoHandles::default()
         };
         let pid = read_pid(&pid_file).await?;
         let mut init = Process::new(stdio);
@@ -246,7 +292,13 @@ impl TaskService {
             ..Default::default()
         });
         st.oom = OomCounter::for_pid(pid);
-        if let Some(efd) = st.oom.as_ref().and_then(OomCounter::eventfd) {
+        let watch_oom_events = c.owns_sandbox();
+        if let Some(efd) = st
+            .oom
+            .as_ref()
+            .filter(|_| watch_oom_events)
+            .and_then(OomCounter::eventfd)
+        {
             tokio::spawn(watch_oom(
                 self.table.clone(),
                 self.events.clone(),
@@ -268,12 +320,14 @@ impl TaskService {
         c.state()
             .process(&c.id, &req.exec_id)?
             .begin_start(&c.describe(&req.exec_id))?;
-        let result = if req.exec_id.is_empty() {
+        let result = if req.exec_id.is_empty() && c.owns_sandbox() {
             c.runsc
                 .start(&c.id, Default::default())
                 .await
                 .map(|()| c.state().init.pid)
                 .map_err(Error::from)
+        } else if req.exec_id.is_empty() {
+            self.start_subcontainer(&c).await
         } else {
             self.start_exec(&c, &req.exec_id).await
         };
@@ -294,8 +348,11 @@ impl TaskService {
                     };
                     self.events.send(exit_event(&c.id, id, pid, exit));
                 }
-                if req.exec_id.is_empty() {
+                if req.exec_id.is_empty() && c.owns_sandbox() {
                     self.stop_failed_sandbox(&c).await;
+                } else if req.exec_id.is_empty() {
+                    // Nothing runs: report it exited so that it can be deleted.
+                    self.exited_without_process(&c, 128);
                 }
                 return Err(e);
             }
@@ -328,6 +385,34 @@ impl TaskService {
             pid: pid as u32,
             ..Default::default()
         })
+    }
+
+    /// Starts a container that joins its pod's sandbox: its stdio goes to
+    /// `runsc start`, and `runsc wait` reports its exit.
+    async fn start_subcontainer(&self, c: &Arc<Container>) -> Result<i32> {
+        let (stdio, pid) = {
+            let st = c.state();
+            (st.init.stdio.clone(), st.init.pid)
+        };
+        if stdio.terminal {
+            c.runsc.start(&c.id, Default::default()).await?;
+        } else {
+            let (io, handles) = stdio::open(&stdio, &self.namespace, &c.id)?;
+            c.runsc.start(&c.id, io).await?;
+            c.state().init.io = handles;
+        }
+        tokio::spawn(wait_subcontainer(self.events.clone(), c.clone()));
+        Ok(pid)
+    }
+
+    /// Records an exit for a container init that has no process to reap
+    /// (a subcontainer that never ran) and publishes it.
+    fn exited_without_process(&self, c: &Container, status: i32) {
+        let mut st = c.state();
+        let pid = st.init.pid;
+        if let ExitOutcome::Publish(e) = st.init.exited(Exit::now(status)) {
+            self.events.send(exit_event(&c.id, &c.id, pid, e));
+        }
     }
 
     /// After a failed `runsc start` the sandbox is useless: kill it and wait
@@ -429,8 +514,8 @@ impl TaskService {
                 )))
             }
             Status::CREATED => {
-                // Never started: its sandbox waits for `runsc start`.
-                let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL);
+                // Never started: it waits for a `runsc start`.
+                self.kill_created(&c, pid).await;
                 if tokio::time::timeout(CREATED_KILL_WAIT, wait_exit(watch))
                     .await
                     .is_err()
@@ -484,8 +569,8 @@ impl TaskService {
         match status {
             Status::STOPPED => return stopped(),
             Status::CREATED if req.exec_id.is_empty() => {
-                // runsc cannot signal a created container; its sandbox is ours.
-                let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL);
+                // runsc cannot signal a created container.
+                self.kill_created(&c, pid).await;
                 return Ok(());
             }
             Status::CREATED => {
@@ -509,6 +594,22 @@ impl TaskService {
             Err(e) if e.is_gone() => stopped(),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Ends a container that was created but never started: its own
+    /// sandbox is killed (the reaper reports the exit); a subcontainer is
+    /// removed from the pod's sandbox and reported killed.
+    async fn kill_created(&self, c: &Container, pid: i32) {
+        if c.owns_sandbox() {
+            let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL);
+            return;
+        }
+        if let Err(e) = c.runsc.delete(&c.id, true).await {
+            if !e.is_gone() {
+                warn!("removing created container {}: {e}", c.id);
+            }
+        }
+        self.exited_without_process(c, 128 + signal::Signal::SIGKILL as i32);
     }
 
     async fn pause_resume(&self, id: &str, pause: bool) -> Result<()> {
@@ -705,6 +806,31 @@ fn handle_exit(table: &SharedTable, events: &EventSender, pid: i32, exit: Exit) 
         }
     }
     t.push_unmatched(pid, exit);
+}
+
+/// Waits for a subcontainer with `runsc wait` and publishes its exit. When
+/// the wait fails (the sandbox died), the container counts as killed.
+async fn wait_subcontainer(events: EventSender, c: Arc<Container>) {
+    let status = match c.runsc.wait(&c.id, None).await {
+        Ok(w) => w.exit_status,
+        Err(e) => {
+            warn!("waiting for container {}: {e}", c.id);
+            128 + signal::Signal::SIGKILL as i32
+        }
+    };
+    let mut st = c.state();
+    if st.oom.as_mut().is_some_and(OomCounter::new_kills) {
+        info!("container {} was OOM-killed", c.id);
+        events.send(TaskOOM {
+            container_id: c.id.clone(),
+            ..Default::default()
+        });
+    }
+    let pid = st.init.pid;
+    if let ExitOutcome::Publish(e) = st.init.exited(Exit::now(status)) {
+        info!("container {} exited with status {}", c.id, e.status);
+        events.send(exit_event(&c.id, &c.id, pid, e));
+    }
 }
 
 /// Publishes TaskOOM for OOM kills that the kernel signals on `efd`, until
