@@ -1,9 +1,8 @@
 //! Self-test of the CRI client against containerd's CRI plugin with handler
 //! `runc` (known to work), with host networking and with a CNI pod network: if
 //! these fail, the harness is broken, not the shim under test. The same scenario
-//! with handler `runsc` (the shim under test) is `#[ignore]`d until the shim
-//! supports pods: `cargo test -p harness --test cri -- --ignored --nocapture`
-//! prints its step-by-step report.
+//! runs with handler `runsc` (the shim under test); `--nocapture` prints the
+//! step-by-step report.
 
 use std::path::Path;
 use std::thread;
@@ -204,13 +203,11 @@ fn cri_runc_pod_network() {
 }
 
 #[test]
-#[ignore = "pod support in containerd-shim-runsc-v1 is being written"]
 fn cri_runsc_host_network() {
     run_scenario("cri_runsc_host_network", "runsc", true);
 }
 
 #[test]
-#[ignore = "pod support in containerd-shim-runsc-v1 is being written"]
 fn cri_runsc_pod_network() {
     run_scenario("cri_runsc_pod_network", "runsc", false);
 }
