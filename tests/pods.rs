@@ -1,0 +1,243 @@
+//! Kubernetes pods through containerd's CRI plugin with handler `runsc`:
+//! one shim and one gVisor sandbox per pod, each container with its own
+//! logs and exit code, pod sizing, prompt and clean pod removal.
+
+use std::{
+    collections::HashMap,
+    thread,
+    time::{Duration, Instant},
+};
+
+use e2e::shim_containerd;
+use harness::{parse_log, Containerd, Cri, Pod, PodSpec, State};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// (pid, argument list) of live processes.
+fn processes() -> Vec<(u32, Vec<String>)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let raw = std::fs::read(e.path().join("cmdline")).ok()?;
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            (!args.is_empty()).then_some((pid, args))
+        })
+        .collect()
+}
+
+/// Pids of the runsc sandbox processes of `pod`.
+fn sandbox_pids(pod: &Pod) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|(_, a)| a[0].contains("runsc-sandbox") && a.iter().any(|x| x.contains(&pod.id)))
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// (shim daemons of this containerd, runsc sandbox processes of `pod`).
+fn count_shims_and_sandboxes(containerd: &Containerd, pod: &Pod) -> (usize, usize) {
+    let socket = containerd.socket().display().to_string();
+    let shims = processes()
+        .into_iter()
+        .filter(|(_, a)| a[0].ends_with("containerd-shim-runsc-v1"))
+        .filter(|(_, a)| a.windows(2).any(|w| w[0] == "-address" && w[1] == socket))
+        .filter(|(_, a)| a.iter().any(|x| x == "-socket"))
+        .count();
+    (shims, sandbox_pids(pod).len())
+}
+
+/// The pod's log of `name`, once it holds `want` lines.
+fn log_lines(cri: &Cri, pod: &Pod, name: &str, want: usize) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = cri.read_log(pod, name).unwrap_or_default();
+        let lines: Vec<_> = parse_log(&text)
+            .into_iter()
+            .map(|l| (l.stream, l.text))
+            .collect();
+        if lines.len() >= want || Instant::now() > deadline {
+            return lines;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn remove_pod(cri: &Cri, pod: &Pod) {
+    let started = Instant::now();
+    cri.stop_pod(pod).unwrap();
+    cri.remove_pod(pod).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "pod stop+remove took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn pod_shares_one_shim_and_sandbox_with_own_logs_and_exits() {
+    let Some(containerd) =
+        shim_containerd("pod_shares_one_shim_and_sandbox_with_own_logs_and_exits")
+    else {
+        return;
+    };
+    let cri = containerd.cri().unwrap();
+    let pod = cri
+        .run_pod(&PodSpec::new("two", "runsc").host_network())
+        .unwrap();
+    let first = cri
+        .create_container(
+            &pod,
+            "first",
+            &["sh", "-c", "echo one-out; echo one-err >&2; exit 3"],
+        )
+        .unwrap();
+    let second = cri
+        .create_container(&pod, "second", &["sh", "-c", "echo two-out; sleep 600"])
+        .unwrap();
+    cri.start_container(&first).unwrap();
+    cri.start_container(&second).unwrap();
+
+    let done = cri.wait_container_exited(&first, WAIT).unwrap();
+    assert_eq!((done.state, done.exit_code), (State::Exited, 3), "{done:?}");
+    let mut first_log = log_lines(&cri, &pod, "first", 2);
+    first_log.sort();
+    assert_eq!(
+        first_log,
+        [
+            ("stderr".to_string(), "one-err".to_string()),
+            ("stdout".to_string(), "one-out".to_string())
+        ]
+    );
+    assert_eq!(
+        log_lines(&cri, &pod, "second", 1),
+        [("stdout".to_string(), "two-out".to_string())]
+    );
+    assert_eq!(count_shims_and_sandboxes(&containerd, &pod), (1, 1));
+
+    // The running container still answers, the exited one can go.
+    let exec = cri
+        .exec_sync(&second, &["sh", "-c", "echo exec-out; exit 4"], WAIT)
+        .unwrap();
+    assert_eq!(
+        (exec.exit_code, exec.stdout_trimmed()),
+        (4, "exec-out".into())
+    );
+    cri.remove_container(&first).unwrap();
+
+    // Stopping one container leaves the pod running.
+    cri.stop_container(&second, Duration::from_secs(2)).unwrap();
+    let stopped = cri.container_status(&second).unwrap();
+    assert_eq!(stopped.state, State::Exited, "{stopped:?}");
+    assert_eq!(count_shims_and_sandboxes(&containerd, &pod), (1, 1));
+    cri.remove_container(&second).unwrap();
+
+    assert!(
+        pod.log_directory.join("gvisor.log").exists(),
+        "runsc's user log belongs in the pod log directory"
+    );
+    remove_pod(&cri, &pod);
+    assert_eq!(count_shims_and_sandboxes(&containerd, &pod), (0, 0));
+    containerd.assert_no_leaks();
+}
+
+/// 256 MiB and 1.5 CPUs for the pod: gVisor shows MemTotal = 256 MiB and
+/// max(2, ceil(1.5)) = 2 CPUs (see the README's arithmetic).
+#[test]
+fn pod_limits_size_the_sandbox() {
+    let Some(containerd) = shim_containerd("pod_limits_size_the_sandbox") else {
+        return;
+    };
+    let cri = containerd.cri().unwrap();
+    let spec = PodSpec::new("sized", "runsc")
+        .host_network()
+        .memory_limit(256 << 20)
+        .cpu(150_000, 100_000);
+    let pod = cri.run_pod(&spec).unwrap();
+    // The sandbox (sentry) runs in the pod's cgroup, where kubelet accounts
+    // the RuntimeClass overhead.
+    let sandbox = sandbox_pids(&pod);
+    assert_eq!(sandbox.len(), 1, "{sandbox:?}");
+    let cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", sandbox[0])).unwrap();
+    let memory = cgroups.lines().find(|l| l.contains(":memory:")).unwrap();
+    assert!(
+        memory.ends_with(&format!(":memory:{}", pod.cgroup_parent)),
+        "{cgroups}"
+    );
+    let c = cri
+        .create_container(
+            &pod,
+            "probe",
+            &["sh", "-c", "grep MemTotal /proc/meminfo; nproc"],
+        )
+        .unwrap();
+    cri.start_container(&c).unwrap();
+    let done = cri.wait_container_exited(&c, WAIT).unwrap();
+    assert_eq!(done.exit_code, 0, "{done:?}");
+    let out: Vec<String> = log_lines(&cri, &pod, "probe", 2)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let mem_kb: u64 = out[0]
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no MemTotal in {out:?}"));
+    assert_eq!(mem_kb, 256 * 1024, "{out:?}");
+    let host_cpus = thread::available_parallelism().unwrap().get();
+    assert_eq!(out[1], 2.min(host_cpus).to_string(), "{out:?}");
+    cri.remove_container(&c).unwrap();
+    remove_pod(&cri, &pod);
+    containerd.assert_no_leaks();
+}
+
+#[test]
+fn five_pods_in_parallel_keep_their_logs_apart() {
+    let Some(containerd) = shim_containerd("five_pods_in_parallel_keep_their_logs_apart") else {
+        return;
+    };
+    let cri = containerd.cri().unwrap();
+    let results: HashMap<usize, Vec<(String, String)>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..5)
+            .map(|i| {
+                let cri = &cri;
+                s.spawn(move || {
+                    let pod = cri
+                        .run_pod(&PodSpec::new(&format!("par{i}"), "runsc").host_network())
+                        .unwrap();
+                    let script = format!("echo pod-{i}; echo err-{i} >&2");
+                    let c = cri
+                        .create_container(&pod, "c", &["sh", "-c", &script])
+                        .unwrap();
+                    cri.start_container(&c).unwrap();
+                    let done = cri.wait_container_exited(&c, WAIT).unwrap();
+                    assert_eq!(done.exit_code, 0, "pod {i}: {done:?}");
+                    let lines = log_lines(cri, &pod, "c", 2);
+                    cri.remove_container(&c).unwrap();
+                    remove_pod(cri, &pod);
+                    (i, lines)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, mut lines) in results {
+        // The two streams are copied independently: compare as sets.
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                ("stderr".to_string(), format!("err-{i}")),
+                ("stdout".to_string(), format!("pod-{i}"))
+            ],
+            "pod {i}"
+        );
+    }
+    containerd.assert_no_leaks();
+}
