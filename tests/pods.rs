@@ -241,3 +241,65 @@ fn five_pods_in_parallel_keep_their_logs_apart() {
     }
     containerd.assert_no_leaks();
 }
+
+#[test]
+fn stopping_the_pod_stops_its_running_containers() {
+    let Some(containerd) = shim_containerd("stopping_the_pod_stops_its_running_containers") else {
+        return;
+    };
+    let cri = containerd.cri().unwrap();
+    let pod = cri
+        .run_pod(&PodSpec::new("stopall", "runsc").host_network())
+        .unwrap();
+    for i in 0..2 {
+        let id = cri
+            .create_container(&pod, &format!("s{i}"), &["sleep", "600"])
+            .unwrap();
+        cri.start_container(&id).unwrap();
+    }
+    remove_pod(&cri, &pod);
+    assert!(cri.list_containers().unwrap().is_empty());
+    assert_eq!(count_shims_and_sandboxes(&containerd, &pod), (0, 0));
+    containerd.assert_no_leaks();
+}
+
+/// The pod's containers share /dev/shm, as on runc.
+#[test]
+fn containers_of_a_pod_share_dev_shm() {
+    let Some(containerd) = shim_containerd("containers_of_a_pod_share_dev_shm") else {
+        return;
+    };
+    let cri = containerd.cri().unwrap();
+    let pod = cri
+        .run_pod(&PodSpec::new("shm", "runsc").host_network())
+        .unwrap();
+    let writer = cri
+        .create_container(
+            &pod,
+            "writer",
+            &["sh", "-c", "echo shared > /dev/shm/x; sleep 600"],
+        )
+        .unwrap();
+    cri.start_container(&writer).unwrap();
+    let reader = cri
+        .create_container(&pod, "reader", &["sleep", "600"])
+        .unwrap();
+    cri.start_container(&reader).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let out = loop {
+        let out = cri
+            .exec_sync(&reader, &["cat", "/dev/shm/x"], WAIT)
+            .unwrap();
+        if out.exit_code == 0 || Instant::now() > deadline {
+            break out;
+        }
+        thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        (out.exit_code, out.stdout_trimmed()),
+        (0, "shared".into()),
+        "{out:?}"
+    );
+    remove_pod(&cri, &pod);
+    containerd.assert_no_leaks();
+}
