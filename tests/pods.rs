@@ -303,3 +303,49 @@ fn containers_of_a_pod_share_dev_shm() {
     remove_pod(&cri, &pod);
     containerd.assert_no_leaks();
 }
+
+/// The pause container's stats are the sandbox's overhead: host cgroup
+/// usage minus the containers' usage inside gVisor; the shim logs the sum.
+#[test]
+fn pause_stats_report_the_sandbox_overhead() {
+    let Some(containerd) = shim_containerd("pause_stats_report_the_sandbox_overhead") else {
+        return;
+    };
+    let cri = containerd.cri().unwrap();
+    let pod = cri
+        .run_pod(&PodSpec::new("overhead", "runsc").host_network())
+        .unwrap();
+    let app = cri
+        .create_container(&pod, "app", &["sleep", "600"])
+        .unwrap();
+    cri.start_container(&app).unwrap();
+    let metrics = containerd
+        .ctr(harness::CRI_NAMESPACE)
+        .ctr(&["tasks", "metrics", &pod.id]);
+    assert!(metrics.success(), "{metrics}");
+    let reported: u64 = metrics
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("memory.usage_in_bytes"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let line = containerd
+        .log_tail(400)
+        .lines()
+        .rev()
+        .find(|l| l.contains(&format!("pod sandbox {}: host memory", pod.id)))
+        .map(str::to_owned)
+        .expect("the shim logs the overhead");
+    // "... host memory H B = containers C B + overhead O B; host CPU ..."
+    let memory_part = line.split("host memory").nth(1).unwrap();
+    let numbers: Vec<u64> = memory_part
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (host, inside, over) = (numbers[0], numbers[1], numbers[2]);
+    assert_eq!(host, inside + over, "{line}");
+    assert_eq!(reported, over, "{line}\n{metrics}");
+    assert!(over > 0 && inside > 0, "{line}");
+    remove_pod(&cri, &pod);
+    containerd.assert_no_leaks();
+}

@@ -34,6 +34,9 @@ pub struct Container {
     pub metrics: CgroupMode,
     /// Whether it owns its gVisor sandbox or joined a pod's.
     pub role: Role,
+    /// Whether it is a CRI pod sandbox (pause) container, whose stats
+    /// report the sandbox overhead.
+    pub pause: bool,
     state: Mutex<ContainerState>,
 }
 
@@ -66,6 +69,7 @@ impl Container {
         runsc: Runsc,
         metrics: CgroupMode,
         role: Role,
+        pause: bool,
         init: Process,
     ) -> Self {
         let role_owns_sandbox = role == Role::Sandbox;
@@ -75,6 +79,7 @@ impl Container {
             runsc,
             metrics,
             role,
+            pause,
             state: Mutex::new(ContainerState {
                 init_reaped: role_owns_sandbox,
                 init,

@@ -13,6 +13,7 @@ mod logger;
 mod mounts;
 mod oom;
 mod options;
+mod overhead;
 mod pod;
 mod process;
 mod shim;

@@ -66,6 +66,8 @@ pub struct PodInfo {
     /// The containers sharing one shim and one runsc root: the pod's
     /// sandbox id, else the container's own id.
     pub group: String,
+    /// Whether this is a CRI pod sandbox (pause) container.
+    pub pause: bool,
     /// The pod log directory, for the sandbox's gvisor.log/gvisor_panic.log.
     pub log_dir: Option<PathBuf>,
     memory: Option<i64>,
@@ -112,6 +114,9 @@ impl PodInfo {
             None => None,
         };
         Ok(Self {
+            pause: annotations
+                .get(CONTAINER_TYPE)
+                .is_some_and(|t| t == "sandbox"),
             group: group_of(annotations, id),
             role,
             log_dir,
@@ -286,13 +291,14 @@ mod tests {
     #[test]
     fn roles_and_groups() {
         let plain = PodInfo::from_annotations("c1", &HashMap::new()).unwrap();
-        assert_eq!((plain.role, plain.group.as_str()), (Role::Sandbox, "c1"));
+        assert_eq!((&plain.role, plain.group.as_str()), (&Role::Sandbox, "c1"));
         let pause = PodInfo::from_annotations(
             "p1",
             &ann(&[(CONTAINER_TYPE, "sandbox"), (SANDBOX_ID, "p1")]),
         )
         .unwrap();
         assert_eq!((pause.role, pause.group.as_str()), (Role::Sandbox, "p1"));
+        assert!(pause.pause && !plain.pause);
         let app = PodInfo::from_annotations(
             "a1",
             &ann(&[(CONTAINER_TYPE, "container"), (SANDBOX_ID, "p1")]),

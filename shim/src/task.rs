@@ -48,6 +48,7 @@ use crate::{
     ids, logger, mounts,
     oom::OomCounter,
     options,
+    overhead::{self, Usage},
     pod::{PodInfo, Role},
     process::{wait_exit, Exit, ExitOutcome, Process},
     stats::{self, CgroupMode},
@@ -188,6 +189,7 @@ impl TaskService {
                     runsc,
                     metrics,
                     pod.role.clone(),
+                    pod.pause,
                     init,
                 ));
                 self.register(c, &req);
@@ -716,6 +718,40 @@ impl TaskService {
         Ok(result?)
     }
 
+    /// Turns a pod sandbox's stats into its overhead: the host cgroup's
+    /// usage minus what every container of the pod uses inside gVisor.
+    async fn report_overhead(&self, c: &Container, event: &mut runsc::StatsEvent) {
+        let Some(host) = overhead::host_usage(c.state().init.pid) else {
+            return;
+        };
+        let members: Vec<Arc<Container>> = lock(&self.table)
+            .all()
+            .filter(|o| o.id != c.id && o.runsc.options().root == c.runsc.options().root)
+            .cloned()
+            .collect();
+        let mut inside = Usage {
+            memory: event.data.memory.usage.usage,
+            cpu_ns: event.data.cpu.usage.total,
+        };
+        for m in members {
+            if m.state().init.status() != Status::RUNNING {
+                continue;
+            }
+            if let Ok(e) = m.runsc.stats(&m.id).await {
+                inside.memory += e.data.memory.usage.usage;
+                inside.cpu_ns += e.data.cpu.usage.total;
+            }
+        }
+        let over = host.minus(inside);
+        info!(
+            "pod sandbox {}: host memory {} B = containers {} B + overhead {} B; host CPU {} ns = \
+             containers {} ns + overhead {} ns",
+            c.id, host.memory, inside.memory, over.memory, host.cpu_ns, inside.cpu_ns, over.cpu_ns
+        );
+        event.data.memory.usage.usage = over.memory;
+        event.data.cpu.usage.total = over.cpu_ns;
+    }
+
     fn state(&self, req: &StateRequest) -> Result<StateResponse> {
         let c = self.container(&req.id)?;
         let mut st = c.state();
@@ -1029,7 +1065,10 @@ impl Task for TaskService {
 
     async fn stats(&self, _ctx: &TtrpcContext, req: StatsRequest) -> TtrpcResult<StatsResponse> {
         let c = self.container(&req.id)?;
-        let event = c.runsc.stats(&c.id).await.map_err(Error::from)?;
+        let mut event = c.runsc.stats(&c.id).await.map_err(Error::from)?;
+        if c.pause {
+            self.report_overhead(&c, &mut event).await;
+        }
         Ok(StatsResponse {
             stats: MessageField::some(stats::to_any(&event, c.metrics).map_err(Error::from)?),
             ..Default::default()
