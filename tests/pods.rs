@@ -9,7 +9,7 @@ use std::{
 };
 
 use e2e::shim_containerd;
-use harness::{parse_log, Containerd, Cri, Pod, PodSpec, State};
+use harness::{parse_log, ContainerSpec, Containerd, Cri, Pod, PodSpec, State};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -346,6 +346,66 @@ fn pause_stats_report_the_sandbox_overhead() {
     assert_eq!(host, inside + over, "{line}");
     assert_eq!(reported, over, "{line}\n{metrics}");
     assert!(over > 0 && inside > 0, "{line}");
+    remove_pod(&cri, &pod);
+    containerd.assert_no_leaks();
+}
+
+/// gVisor mount hints: an emptyDir annotated `dev.gvisor.spec.mount.<vol>.
+/// type=tmpfs, share=pod` is one tmpfs inside the sandbox, shared by the
+/// pod's containers and never written to the host directory.
+#[test]
+fn mount_hint_makes_an_empty_dir_a_shared_tmpfs() {
+    let Some(containerd) = shim_containerd("mount_hint_makes_an_empty_dir_a_shared_tmpfs") else {
+        return;
+    };
+    // A kubelet root of the test's own, with the pod's emptyDir in it.
+    let kubelet = containerd.dir().join("kubelet");
+    let uid = format!("uid-{}", std::process::id());
+    let volume = kubelet.join(format!("pods/{uid}/volumes/kubernetes.io~empty-dir/cache"));
+    std::fs::create_dir_all(&volume).unwrap();
+    let config = containerd.runsc_config();
+    let base = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("kubelet_root = {:?}\n{base}", kubelet.display().to_string()),
+    )
+    .unwrap();
+
+    let cri = containerd.cri().unwrap();
+    let spec = PodSpec::new("vol", "runsc")
+        .host_network()
+        .uid(&uid)
+        .annotation("dev.gvisor.spec.mount.cache.type", "tmpfs")
+        .annotation("dev.gvisor.spec.mount.cache.share", "pod");
+    let pod = cri.run_pod(&spec).unwrap();
+    let mut ids = Vec::new();
+    for (name, script) in [
+        (
+            "writer",
+            "echo hinted > /cache/x; grep ' /cache ' /proc/mounts; sleep 600",
+        ),
+        ("reader", "sleep 600"),
+    ] {
+        let c = ContainerSpec::new(name, &["sh", "-c", script]).mount(&volume, "/cache");
+        let id = cri.create_container_with(&pod, &c).unwrap();
+        cri.start_container(&id).unwrap();
+        ids.push(id);
+    }
+    let mounts = log_lines(&cri, &pod, "writer", 1);
+    assert!(
+        mounts.iter().any(|(_, l)| l.contains("tmpfs")),
+        "/cache should be a tmpfs in the sandbox: {mounts:?}"
+    );
+    let out = cri.exec_sync(&ids[1], &["cat", "/cache/x"], WAIT).unwrap();
+    assert_eq!(
+        (out.exit_code, out.stdout_trimmed()),
+        (0, "hinted".into()),
+        "{out:?}"
+    );
+    assert!(
+        !volume.join("x").exists(),
+        "the file went to the host directory: the hint was not applied"
+    );
     remove_pod(&cri, &pod);
     containerd.assert_no_leaks();
 }

@@ -64,6 +64,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         Root = {runc_root}
     [{rt}.runsc]
       runtime_type = "{RUNSC_RUNTIME_TYPE}"
+      # gVisor's mount hints are pod annotations (dev.gvisor.spec.mount.*).
+      pod_annotations = ["dev.gvisor.*"]
       [{rt}.runsc.options]
         TypeUrl = "io.containerd.runsc.v1.options"
         ConfigPath = {runsc_config}

@@ -284,7 +284,10 @@ impl<'a> Cri<'a> {
     /// does) and cgroup parent `/kubepods/burstable/pod<uid>`.
     pub fn run_pod(&self, spec: &PodSpec) -> Result<Pod> {
         let layout = self.containerd.layout();
-        let uid = spec::new_uid(&layout.dir().display().to_string());
+        let uid = spec
+            .uid
+            .clone()
+            .unwrap_or_else(|| spec::new_uid(&layout.dir().display().to_string()));
         let log_directory = spec::pod_log_directory(&layout.pod_logs(), &spec.name, &uid);
         fs::create_dir_all(&log_directory)
             .context(format!("creating {}", log_directory.display()))?;

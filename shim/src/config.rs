@@ -33,6 +33,8 @@ use crate::{
 pub const DEFAULT_ROOT: &str = "/run/containerd/runsc";
 /// Default runsc binary, looked up in PATH.
 pub const DEFAULT_BINARY: &str = "runsc";
+/// Where kubelet keeps pod volumes by default.
+pub const DEFAULT_KUBELET_ROOT: &str = "/var/lib/kubelet";
 /// Placeholder replaced by the container id in path values.
 pub const ID_PLACEHOLDER: &str = "%ID%";
 
@@ -77,6 +79,10 @@ pub struct ShimConfig {
     /// A file that receives a copy of the shim's log; `%ID%` is expanded.
     #[serde(default)]
     pub log_path: String,
+    /// kubelet's root directory (its `--root-dir`), where pod volumes live;
+    /// default /var/lib/kubelet.
+    #[serde(default)]
+    pub kubelet_root: Option<PathBuf>,
     /// Metrics message for Stats: "v1" or "v2" (default: the host's
     /// cgroup mode).
     #[serde(default)]
@@ -166,6 +172,9 @@ impl ShimConfig {
         if !self.root.is_empty() && !Path::new(&self.root).is_absolute() {
             return Err(format!("root {:?} must be an absolute path", self.root));
         }
+        if let Some(k) = self.kubelet_root.as_ref().filter(|k| !k.is_absolute()) {
+            return Err(format!("kubelet_root {k:?} must be an absolute path"));
+        }
         for (key, value) in &self.runsc_config {
             flag_value(key, value)?;
         }
@@ -185,6 +194,13 @@ impl ShimConfig {
             ),
         ];
         set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
+    }
+
+    /// kubelet's root directory.
+    pub fn kubelet_root(&self) -> PathBuf {
+        self.kubelet_root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_KUBELET_ROOT))
     }
 
     /// The state root for a namespace: `<root>/<namespace>`.
@@ -490,6 +506,10 @@ mod tests {
             ("log_level = \"loud\"", "log_level \"loud\""),
             ("cgroup_metrics = \"v3\"", "cgroup_metrics \"v3\""),
             ("root = \"relative\"", "absolute"),
+            (
+                "kubelet_root = \"k\"",
+                "kubelet_root \"k\" must be an absolute",
+            ),
             ("[runsc_config]\nroot = \"/x\"", "must not set \"root\""),
             (
                 "[runsc_config]\n\"--net\" = \"x\"",

@@ -21,6 +21,7 @@ mod spawner;
 mod stats;
 mod stdio;
 mod task;
+mod volumes;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::{
     error::{Error, Result},
-    ids,
+    ids, volumes,
 };
 
 /// `sandbox` for the pause container, `container` for app containers.
@@ -135,21 +135,21 @@ impl PodInfo {
             && self.cpu_period.is_some_and(|p| p > 0)
     }
 
-    /// Prepares a sandbox's `config.json` in `bundle`: the pod cgroup as
-    /// runsc's cgroup parent, and the pod's limits as the sandbox's
-    /// resources where neither the spec nor kubelet set them. Returns
-    /// whether the file changed.
-    pub fn prepare_sandbox_spec(&self, bundle: &Path) -> Result<bool> {
-        if self.role != Role::Sandbox {
-            return Ok(false);
-        }
+    /// Prepares `config.json` in `bundle` for runsc: for a sandbox, the pod
+    /// cgroup as runsc's cgroup parent and the pod's limits as the
+    /// sandbox's resources where neither the spec nor kubelet set them;
+    /// for every container, gVisor's mount hints of the pod's volumes under
+    /// `kubelet_root`. Returns whether the file changed.
+    pub fn prepare_spec(&self, bundle: &Path, kubelet_root: &Path) -> Result<bool> {
         let path = bundle.join("config.json");
         let text = fs::read_to_string(&path)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let mut spec: Value = serde_json::from_str(&text).map_err(|e| {
             Error::InvalidArgument(format!("invalid OCI spec {}: {e}", path.display()))
         })?;
-        let changed = self.edit_spec(&mut spec, Path::new(CGROUP_ROOT));
+        let mut changed =
+            self.role == Role::Sandbox && self.edit_spec(&mut spec, Path::new(CGROUP_ROOT));
+        changed |= volumes::apply(&mut spec, &self.role, self.log_dir.as_deref(), kubelet_root)?;
         if changed {
             let out = serde_json::to_vec(&spec)
                 .map_err(|e| Error::Other(format!("encoding {}: {e}", path.display())))?;
@@ -422,7 +422,8 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert!(!app.prepare_sandbox_spec(dir.path()).unwrap());
+        fs::write(dir.path().join("config.json"), r#"{"linux": {}}"#).unwrap();
+        assert!(!app.prepare_spec(dir.path(), dir.path()).unwrap());
         let mut spec = json!({"linux": {"cgroupsPath": "/default/c1"}});
         let plain = PodInfo::from_annotations("c1", &HashMap::new()).unwrap();
         assert!(!plain.edit_spec(&mut spec, dir.path()));

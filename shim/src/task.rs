@@ -150,8 +150,8 @@ impl TaskService {
             if pod.has_cpu_quota() {
                 resolved.default_flag("cpu-num-from-quota", "true");
             }
-            pod.prepare_sandbox_spec(&bundle)?;
         }
+        pod.prepare_spec(&bundle, &cfg.kubelet_root())?;
         resolved.create_log_dirs()?;
         self.apply_logging(&resolved);
         cleanup::save(&bundle, &resolved.runsc)?;

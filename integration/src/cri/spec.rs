@@ -36,6 +36,8 @@ pub struct PodSpec {
     pub annotations: HashMap<String, String>,
     /// Extra sandbox labels (kubelet's `io.kubernetes.pod.*` labels are always set).
     pub labels: HashMap<String, String>,
+    /// Pod UID; a fresh one when `None`.
+    pub uid: Option<String>,
 }
 
 impl PodSpec {
@@ -73,6 +75,12 @@ impl PodSpec {
         self
     }
 
+    /// Uses `uid` as the pod UID (e.g. to prepare its volumes first).
+    pub fn uid(mut self, uid: &str) -> Self {
+        self.uid = Some(uid.to_string());
+        self
+    }
+
     /// Adds a sandbox annotation.
     pub fn annotation(mut self, key: &str, value: &str) -> Self {
         self.annotations.insert(key.to_string(), value.to_string());
@@ -100,6 +108,8 @@ pub struct ContainerSpec {
     pub cpu_period: Option<i64>,
     /// CPU shares.
     pub cpu_shares: Option<i64>,
+    /// Bind mounts: (host path, container path).
+    pub mounts: Vec<(PathBuf, String)>,
 }
 
 impl ContainerSpec {
@@ -110,6 +120,13 @@ impl ContainerSpec {
             args: args.iter().map(|a| a.to_string()).collect(),
             ..ContainerSpec::default()
         }
+    }
+
+    /// Bind-mounts host directory `host` at `container_path`.
+    pub fn mount(mut self, host: &Path, container_path: &str) -> Self {
+        self.mounts
+            .push((host.to_path_buf(), container_path.to_string()));
+        self
     }
 
     /// Adds an environment variable.
@@ -329,6 +346,15 @@ pub fn container_config(pod: &Pod, spec: &ContainerSpec) -> api::ContainerConfig
             .collect(),
         labels,
         annotations: spec.annotations.clone(),
+        mounts: spec
+            .mounts
+            .iter()
+            .map(|(host, path)| api::Mount {
+                container_path: path.clone(),
+                host_path: host.display().to_string(),
+                ..Default::default()
+            })
+            .collect(),
         log_path: container_log_path(&spec.name),
         linux: Some(api::LinuxContainerConfig {
             resources: resources(
