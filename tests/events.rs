@@ -218,3 +218,25 @@ fn oom_kill_is_published_before_exit() {
     );
     containerd.assert_no_leaks();
 }
+
+#[test]
+fn pause_and_resume_are_published_and_reported() {
+    let Some(containerd) = gvisor_containerd("pause_and_resume_are_published_and_reported") else {
+        return;
+    };
+    let ctr = containerd.namespace("pause").unwrap();
+    let id = ctr.new_id("pz");
+    e2e::run_detached(&ctr, &id, &["sleep", "600"]);
+    let events = EventStream::start(&ctr);
+    let pause = ctr.ctr(&["tasks", "pause", &id]);
+    assert!(pause.success(), "{pause}");
+    assert_eq!(ctr.task(&id).unwrap().unwrap().status, "PAUSED");
+    let resume = ctr.ctr(&["tasks", "resume", &id]);
+    assert!(resume.success(), "{resume}");
+    assert_eq!(ctr.task(&id).unwrap().unwrap().status, "RUNNING");
+    let lines = events.finish(&id);
+    let topics: Vec<&str> = lines.iter().map(|l| topic(l)).collect();
+    assert_eq!(topics, ["/tasks/paused", "/tasks/resumed"], "{lines:#?}");
+    ctr.remove(&id);
+    containerd.assert_no_leaks();
+}

@@ -258,3 +258,31 @@ fn id_that_prefixes_another_works() {
     ctr.remove(&long);
     containerd.assert_no_leaks();
 }
+
+/// Like the runc shim: once a container has exited, SIGKILL and SIGTERM
+/// still succeed, other signals report that the process is gone.
+#[test]
+fn kill_after_exit_follows_the_runc_shim() {
+    let Some(containerd) = containerd("kill_after_exit_follows_the_runc_shim") else {
+        return;
+    };
+    let ctr = containerd.namespace("killexit").unwrap();
+    let id = ctr.new_id("ke");
+    let out = ctr.run(&Run::new(runtime(), &id, &["true"]).detach());
+    assert!(out.success(), "{out}");
+    ctr.wait_for_status(&id, "STOPPED", Duration::from_secs(10))
+        .unwrap();
+    for sig in ["SIGKILL", "SIGTERM"] {
+        let out = ctr.ctr(&["tasks", "kill", "-s", sig, &id]);
+        assert!(out.success(), "{sig}: {out}");
+    }
+    let usr1 = ctr.ctr(&["tasks", "kill", "-s", "SIGUSR1", &id]);
+    assert!(
+        !usr1.success() && usr1.stderr.contains("not found"),
+        "{usr1}"
+    );
+    assert_eq!(ctr.delete_task(&id).unwrap(), 0);
+    let rm = ctr.ctr(&["containers", "delete", &id]);
+    assert!(rm.success(), "{rm}");
+    containerd.assert_no_leaks();
+}

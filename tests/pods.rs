@@ -409,3 +409,43 @@ fn mount_hint_makes_an_empty_dir_a_shared_tmpfs() {
     remove_pod(&cri, &pod);
     containerd.assert_no_leaks();
 }
+
+/// UpdateContainerResources: runsc 20221219 has no `update` command, and
+/// the shim says so (Unimplemented) instead of pretending.
+#[test]
+fn update_resources_without_runsc_support_is_unimplemented() {
+    let Some(containerd) =
+        shim_containerd("update_resources_without_runsc_support_is_unimplemented")
+    else {
+        return;
+    };
+    let cri = containerd.cri().unwrap();
+    let pod = cri
+        .run_pod(&PodSpec::new("update", "runsc").host_network())
+        .unwrap();
+    let c = cri
+        .create_container(&pod, "app", &["sleep", "600"])
+        .unwrap();
+    cri.start_container(&c).unwrap();
+    let mut client = cri.runtime_client();
+    let request = harness::cri_api::UpdateContainerResourcesRequest {
+        container_id: c.clone(),
+        linux: Some(harness::cri_api::LinuxContainerResources {
+            memory_limit_in_bytes: 128 << 20,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let err = cri
+        .block_on(client.update_container_resources(request))
+        .unwrap_err();
+    assert!(
+        err.message().contains("has no `update` command"),
+        "{:?}: {}",
+        err.code(),
+        err.message()
+    );
+    assert_eq!(cri.container_status(&c).unwrap().state, State::Running);
+    remove_pod(&cri, &pod);
+    containerd.assert_no_leaks();
+}

@@ -1,6 +1,6 @@
-//! EOF on stdin: as with runc, the shim keeps the container's stdin open
-//! until containerd's CloseIO, which ctr itself never sends; the tests send
-//! it over the shim's own socket, as containerd would.
+//! Task API calls that containerd makes but ctr cannot express, sent
+//! straight to the shim's socket: CloseIO (as with runc, stdin stays open
+//! until then) and Exec with a duplicate id.
 
 use std::{io::Write, path::Path, process::Stdio, thread, time::Duration};
 
@@ -94,6 +94,59 @@ fn close_io_gives_an_exec_eof() {
     let out = exec.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "exec-line\n");
+    ctr.remove(&id);
+    containerd.assert_no_leaks();
+}
+
+/// Exec with an id already in use is refused with AlreadyExists (sent
+/// straight to the shim: ctr cannot start two execs with one id at once).
+#[test]
+fn duplicate_exec_id_is_already_exists() {
+    let Some(containerd) = gvisor_containerd("duplicate_exec_id_is_already_exists") else {
+        return;
+    };
+    let ctr = containerd.namespace("dupexec").unwrap();
+    let id = ctr.new_id("dx");
+    run_detached(&ctr, &id, &["sleep", "600"]);
+    let socket = containerd.layout().shim_socket(ctr.namespace(), &id);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let codes = rt.block_on(async {
+        let client = Client::connect(&format!("unix://{}", socket.display()))
+            .await
+            .unwrap();
+        let task = TaskClient::new(client);
+        let spec = containerd_shim_protos::protobuf::well_known_types::any::Any {
+            type_url: "types.containerd.io/opencontainers/runtime-spec/1/Process".into(),
+            value: br#"{"args":["true"],"cwd":"/","env":["PATH=/bin"]}"#.to_vec(),
+            ..Default::default()
+        };
+        let req = containerd_shim_protos::api::ExecProcessRequest {
+            id: id.clone(),
+            exec_id: "twice".into(),
+            spec: Some(spec).into(),
+            ..Default::default()
+        };
+        let mut codes = Vec::new();
+        for _ in 0..2 {
+            let r = task.exec(context::with_timeout(5_000_000_000), &req).await;
+            codes.push(match r {
+                Ok(_) => None,
+                Err(containerd_shim_protos::ttrpc::Error::RpcStatus(s)) => Some(s.code()),
+                Err(e) => panic!("{e}"),
+            });
+        }
+        codes
+    });
+    assert_eq!(
+        codes,
+        [
+            None,
+            Some(containerd_shim_protos::ttrpc::Code::ALREADY_EXISTS)
+        ]
+    );
     ctr.remove(&id);
     containerd.assert_no_leaks();
 }
