@@ -69,6 +69,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       [{rt}.runsc.options]
         TypeUrl = "io.containerd.runsc.v1.options"
         ConfigPath = {runsc_config}
+    # The Go peer: containerd's runc shim driving runsc through the wrapper
+    # (benchmarks; app containers in its pods do not work).
+    [{rt}.runsc-via-runc-shim]
+      runtime_type = "io.containerd.runc.v2"
+      [{rt}.runsc-via-runc-shim.options]
+        BinaryName = {runsc_wrapper}
+        Root = {runsc_peer_root}
 "#,
         root = quote(&dir.join("root")),
         state = quote(&layout.state()),
@@ -79,6 +86,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         cni_conf = quote(&layout.cni_conf_dir()),
         runc_root = quote(&layout.runc_root()),
         runsc_config = quote(&layout.runsc_config()),
+        runsc_wrapper = quote(&layout.runsc_wrapper()),
+        runsc_peer_root = quote(&layout.runsc_via_runc_shim_root()),
     )
 }
 

@@ -300,6 +300,28 @@ impl Containerd {
         cri::remove_all_pods(&self.layout)
     }
 
+    /// Stops the daemon (SIGTERM, as an operator's restart would; its shims
+    /// and containers keep running), runs `while_down`, then starts it again
+    /// on the same directory and waits until it answers.
+    pub fn restart(&self, while_down: impl FnOnce()) -> Result<()> {
+        {
+            let mut daemon = self.daemon.lock().unwrap();
+            let Some(Daemon::Child(child)) = daemon.as_mut() else {
+                return Err(Error::msg(
+                    "only a containerd this process started can restart",
+                ));
+            };
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            child.wait().context("waiting for containerd to stop")?;
+            *daemon = None;
+        }
+        while_down();
+        let child = spawn_containerd(&self.layout)?;
+        *self.daemon.lock().unwrap() = Some(Daemon::Child(child));
+        self.wait_ready()
+    }
+
     /// Leaves containerd running and the directory in place (for `harness up`);
     /// `harness down <dir>` cleans up later.
     pub fn detach(self) -> Layout {

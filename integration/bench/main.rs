@@ -1,0 +1,1153 @@
+//! `bench`: compares this shim with its peers on one private containerd, same
+//! image, same run (issue 6). Prints a markdown report on stdout, progress on
+//! stderr.
+//!
+//! ```text
+//! cargo build --release -p containerd-shim-runsc-v1
+//! cargo run --release -p harness --bin bench -- [--runs 10] [--quick]
+//! ```
+//!
+//! Configurations: bare `runc run` and bare `runsc run` of one OCI bundle (the
+//! floors), containerd's Go runc shim + runc, containerd's Go runc shim driving
+//! runsc through a wrapper (the Go peer), and this shim. The shim binary is
+//! `$SHIM_BINARY`, else the one next to this executable (`target/release`).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use harness::{Containerd, Cri, Ctr, PodSpec, Run, Runtime, RUNSC_BINARY};
+
+const USAGE: &str = "usage: bench [--runs N] [--quick] [--log-mib M]";
+
+/// Where the figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Config {
+    BareRunc,
+    BareRunsc,
+    RuncShimRunc,
+    GoPeer,
+    Ours,
+}
+
+const CONFIGS: [Config; 5] = [
+    Config::BareRunc,
+    Config::BareRunsc,
+    Config::RuncShimRunc,
+    Config::GoPeer,
+    Config::Ours,
+];
+
+impl Config {
+    fn label(self) -> &'static str {
+        match self {
+            Config::BareRunc => "bare `runc run` (floor)",
+            Config::BareRunsc => "bare `runsc run` (floor)",
+            Config::RuncShimRunc => "Go runc shim + runc",
+            Config::GoPeer => "Go runc shim + runsc (Go peer)",
+            Config::Ours => "**this shim** (runsc)",
+        }
+    }
+
+    /// The floor this configuration is compared with.
+    fn floor(self) -> Config {
+        match self {
+            Config::BareRunc | Config::RuncShimRunc => Config::BareRunc,
+            _ => Config::BareRunsc,
+        }
+    }
+
+    fn runtime(self) -> Option<Runtime> {
+        match self {
+            Config::RuncShimRunc => Some(Runtime::Runc),
+            Config::GoPeer => Some(Runtime::RunscViaRuncShim),
+            Config::Ours => Some(Runtime::Runsc),
+            _ => None,
+        }
+    }
+
+    /// The CRI runtime handler of this configuration.
+    fn handler(self) -> Option<&'static str> {
+        match self {
+            Config::RuncShimRunc => Some("runc"),
+            Config::GoPeer => Some("runsc-via-runc-shim"),
+            Config::Ours => Some("runsc"),
+            _ => None,
+        }
+    }
+
+    const SHIMS: [Config; 3] = [Config::RuncShimRunc, Config::GoPeer, Config::Ours];
+}
+
+struct Opts {
+    runs: usize,
+    log_bytes: u64,
+}
+
+fn parse_args() -> Result<Opts, String> {
+    let mut opts = Opts {
+        runs: 10,
+        log_bytes: 256 << 20,
+    };
+    let mut args = std::env::args().skip(1);
+    let number = |v: Option<String>| -> Result<u64, String> {
+        v.and_then(|v| v.parse().ok()).ok_or(USAGE.to_string())
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => opts.runs = number(args.next())?.max(1) as usize,
+            "--quick" => {
+                opts.runs = 3;
+                opts.log_bytes = 32 << 20;
+            }
+            "--log-mib" => opts.log_bytes = number(args.next())? << 20,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            _ => return Err(format!("unknown argument {arg}\n{USAGE}")),
+        }
+    }
+    Ok(opts)
+}
+
+/// Samples of one figure; failures are counted, not hidden.
+#[derive(Debug, Default, Clone)]
+struct Samples {
+    values: Vec<f64>,
+    failures: Vec<String>,
+}
+
+impl Samples {
+    fn push(&mut self, r: Result<f64, String>) {
+        match r {
+            Ok(v) => self.values.push(v),
+            Err(e) => {
+                eprintln!("  failed: {e}");
+                self.failures.push(e);
+            }
+        }
+    }
+
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.values.clone();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v
+    }
+
+    fn median(&self) -> Option<f64> {
+        let v = self.sorted();
+        let n = v.len();
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(v[n / 2]),
+            _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+        }
+    }
+
+    fn spread(&self, digits: usize) -> String {
+        let v = self.sorted();
+        let mut s = match (v.first(), v.last()) {
+            (Some(lo), Some(hi)) => format!("{lo:.digits$}–{hi:.digits$}"),
+            _ => "—".to_string(),
+        };
+        if !self.failures.is_empty() {
+            let _ = write!(s, " ({} failed)", self.failures.len());
+        }
+        s
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(missing) = harness::missing_requirements() {
+        eprintln!("bench: cannot run here: {missing}");
+        return ExitCode::FAILURE;
+    }
+    match run(&opts) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(opts: &Opts) -> Result<String, String> {
+    let containerd = Containerd::builder()
+        .start()
+        .map_err(|e| format!("starting containerd: {e}"))?;
+    eprintln!(
+        "bench: containerd in {}, shim {}",
+        containerd.dir().display(),
+        containerd.shim_binary().display()
+    );
+    let ctr = containerd.namespace("bench").map_err(|e| e.to_string())?;
+    let bundle = Bundle::create(containerd.dir())?;
+    let mut report = Report::default();
+
+    let result = measure_all(opts, &containerd, &ctr, &bundle, &mut report);
+    bundle.cleanup();
+    result?;
+    let leaks = containerd.leaks_after_grace();
+    if !leaks.is_empty() {
+        eprintln!("bench: left behind (teardown removes it): {leaks:?}");
+    }
+    Ok(report.render(opts, &containerd))
+}
+
+fn measure_all(
+    opts: &Opts,
+    containerd: &Containerd,
+    ctr: &Ctr<'_>,
+    bundle: &Bundle,
+    report: &mut Report,
+) -> Result<(), String> {
+    eprintln!("bench: `run true` latency, {} runs per configuration", opts.runs);
+    run_latency(opts, containerd, ctr, bundle, report)?;
+    eprintln!("bench: exec latency");
+    for config in Config::SHIMS {
+        report.exec.insert(config, exec_latency(opts, ctr, config));
+    }
+    eprintln!(
+        "bench: log throughput ({} MiB per run)",
+        opts.log_bytes >> 20
+    );
+    log_throughput(opts, containerd, ctr, bundle, report)?;
+    eprintln!("bench: shim memory and processes (ctr)");
+    for config in Config::SHIMS {
+        report
+            .ctr_mem
+            .insert(config, ctr_memory(containerd, ctr, config));
+    }
+    eprintln!("bench: CRI pods");
+    let cri = containerd
+        .cri()
+        .map_err(|e| format!("connecting to CRI: {e}"))?;
+    for config in Config::SHIMS {
+        report
+            .pod_start
+            .insert(config, pod_start(opts, containerd, &cri, config));
+    }
+    for config in Config::SHIMS {
+        report
+            .pod_mem
+            .insert(config, pod_memory(containerd, &cri, config));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Bare floors: one OCI bundle (busybox rootfs), run by runc and runsc directly.
+
+struct Bundle {
+    dir: PathBuf,
+    runc_root: PathBuf,
+    runsc_root: PathBuf,
+    base: serde_json::Value,
+}
+
+impl Bundle {
+    fn create(instance: &Path) -> Result<Bundle, String> {
+        let dir = instance.join("bench-bundle");
+        let bin = dir.join("rootfs/bin");
+        fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", bin.display()))?;
+        for sub in ["dev", "proc", "sys", "tmp", "etc"] {
+            let _ = fs::create_dir_all(dir.join("rootfs").join(sub));
+        }
+        fs::copy("/bin/busybox", bin.join("busybox"))
+            .map_err(|e| format!("copying /bin/busybox: {e}"))?;
+        for applet in ["true", "sh", "head", "sleep", "cat"] {
+            symlink("busybox", bin.join(applet)).map_err(|e| format!("symlink {applet}: {e}"))?;
+        }
+        let out = Command::new("runc")
+            .args(["spec", "--bundle"])
+            .arg(&dir)
+            .output()
+            .map_err(|e| format!("runc spec: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "runc spec failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let text = fs::read_to_string(dir.join("config.json")).map_err(|e| e.to_string())?;
+        let base: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let bundle = Bundle {
+            runc_root: instance.join("bench-runc-root"),
+            runsc_root: instance.join("bench-runsc-root"),
+            dir,
+            base,
+        };
+        for root in [&bundle.runc_root, &bundle.runsc_root] {
+            fs::create_dir_all(root).map_err(|e| e.to_string())?;
+        }
+        bundle.set_args(&["true"])?;
+        Ok(bundle)
+    }
+
+    /// Rewrites config.json with `args`, no terminal.
+    fn set_args(&self, args: &[&str]) -> Result<(), String> {
+        let mut spec = self.base.clone();
+        spec["process"]["terminal"] = false.into();
+        spec["process"]["args"] = args.iter().map(|a| a.to_string()).collect();
+        let text = serde_json::to_string_pretty(&spec).map_err(|e| e.to_string())?;
+        fs::write(self.dir.join("config.json"), text).map_err(|e| e.to_string())
+    }
+
+    /// `runc run` / `runsc run` of the bundle as container `id`.
+    fn command(&self, config: Config, id: &str) -> Command {
+        let mut cmd = match config {
+            Config::BareRunc => {
+                let mut c = Command::new("runc");
+                c.arg("--root").arg(&self.runc_root);
+                c
+            }
+            _ => {
+                let mut c = Command::new(RUNSC_BINARY);
+                c.arg("--root")
+                    .arg(&self.runsc_root)
+                    .args(["--network=none", "--platform=ptrace"]);
+                c
+            }
+        };
+        cmd.args(["run", "--bundle"])
+            .arg(&self.dir)
+            .arg(id)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run_true(&self, config: Config, id: &str) -> Result<f64, String> {
+        let mut cmd = self.command(config, id);
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let start = Instant::now();
+        let out = cmd.output().map_err(|e| format!("{config:?}: {e}"))?;
+        let elapsed = ms(start.elapsed());
+        if out.status.success() {
+            Ok(elapsed)
+        } else {
+            Err(format!(
+                "{config:?} run {id}: {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// Force-deletes whatever the bare runs left in their state roots.
+    fn cleanup(&self) {
+        for (bin, root, extra) in [
+            ("runc", &self.runc_root, &[][..]),
+            (RUNSC_BINARY, &self.runsc_root, &["--network=none"][..]),
+        ] {
+            let Ok(out) = Command::new(bin).arg("--root").arg(root).args(extra).args(["list", "-q"]).output()
+            else {
+                continue;
+            };
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                eprintln!("bench: deleting leftover bare container {id}");
+                let _ = Command::new(bin)
+                    .arg("--root")
+                    .arg(root)
+                    .args(extra)
+                    .args(["delete", "--force", id])
+                    .output();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Latency figures.
+
+#[derive(Default)]
+struct Report {
+    run: HashMap<Config, Samples>,
+    exec: HashMap<Config, Samples>,
+    log: HashMap<Config, Samples>,
+    ctr_mem: HashMap<Config, Result<CtrMemory, String>>,
+    pod_start: HashMap<Config, PodStart>,
+    pod_mem: HashMap<Config, Result<PodMemory, String>>,
+}
+
+fn ctr_run_true(ctr: &Ctr<'_>, config: Config) -> Result<f64, String> {
+    let runtime = config.runtime().expect("a shim configuration");
+    let id = ctr.new_id("b");
+    let out = ctr.run(&Run::new(runtime, &id, &["true"]));
+    if out.success() {
+        Ok(ms(out.elapsed))
+    } else {
+        ctr.remove(&id);
+        Err(format!("{config:?}: {out}"))
+    }
+}
+
+/// Every round runs each configuration once, in turn, so that load changes on
+/// the host hit all of them alike. One warm-up round is not counted.
+fn run_latency(
+    opts: &Opts,
+    _containerd: &Containerd,
+    ctr: &Ctr<'_>,
+    bundle: &Bundle,
+    report: &mut Report,
+) -> Result<(), String> {
+    bundle.set_args(&["true"])?;
+    for round in 0..=opts.runs {
+        for config in CONFIGS {
+            let result = match config {
+                Config::BareRunc | Config::BareRunsc => {
+                    bundle.run_true(config, &format!("bench-bare-{}-{round}", std::process::id()))
+                }
+                _ => ctr_run_true(ctr, config),
+            };
+            if round > 0 {
+                report.run.entry(config).or_default().push(result);
+            } else if let Err(e) = result {
+                return Err(format!("warm-up of {config:?} failed: {e}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ctr tasks exec … true` in a running `sleep` container.
+fn exec_latency(opts: &Opts, ctr: &Ctr<'_>, config: Config) -> Samples {
+    let mut samples = Samples::default();
+    let runtime = config.runtime().expect("a shim configuration");
+    let id = ctr.new_id("x");
+    let out = ctr.run(&Run::new(runtime, &id, &["sleep", "3600"]).detach());
+    if !out.success() {
+        samples.push(Err(format!("{config:?}: starting the container: {out}")));
+        ctr.remove(&id);
+        return samples;
+    }
+    for i in 0..=opts.runs {
+        let exec_id = format!("e{i}");
+        let out = ctr.ctr(&["tasks", "exec", "--exec-id", &exec_id, &id, "true"]);
+        let result = if out.success() {
+            Ok(ms(out.elapsed))
+        } else {
+            Err(format!("{config:?}: {out}"))
+        };
+        if i > 0 {
+            samples.push(result);
+        }
+    }
+    ctr.remove(&id);
+    samples
+}
+
+// ---------------------------------------------------------------------------
+// Log throughput: the container writes N bytes of zeros to stdout; we count
+// what arrives through a pipe, from the first byte to EOF.
+
+fn log_throughput(
+    opts: &Opts,
+    containerd: &Containerd,
+    ctr: &Ctr<'_>,
+    bundle: &Bundle,
+    report: &mut Report,
+) -> Result<(), String> {
+    let n = opts.log_bytes.to_string();
+    let args = ["head", "-c", n.as_str(), "/dev/zero"];
+    bundle.set_args(&args)?;
+    for round in 0..opts.runs {
+        for config in CONFIGS {
+            let cmd = match config.runtime() {
+                None => bundle.command(
+                    config,
+                    &format!("bench-log-{}-{round}", std::process::id()),
+                ),
+                Some(runtime) => {
+                    let id = ctr.new_id("l");
+                    ctr.command(&Run::new(runtime, &id, &args).ctr_args(containerd.layout()))
+                }
+            };
+            let result = read_all(cmd, opts.log_bytes).map_err(|e| format!("{config:?}: {e}"));
+            report.log.entry(config).or_default().push(result);
+        }
+    }
+    bundle.set_args(&["true"])?;
+    Ok(())
+}
+
+/// Runs `cmd` with stdout to a pipe, counts the bytes; returns MB/s (10^6 B/s)
+/// from the first byte to EOF.
+fn read_all(mut cmd: Command, expected: u64) -> Result<f64, String> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    let mut first = None;
+    loop {
+        match stdout.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                first.get_or_insert_with(Instant::now);
+                total += k as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let end = Instant::now();
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let err = err_reader.join().unwrap_or_default();
+    if !status.success() || total != expected {
+        return Err(format!(
+            "{status}, {total} of {expected} bytes: {}",
+            err.trim()
+        ));
+    }
+    let secs = (end - first.unwrap_or(end)).as_secs_f64().max(1e-6);
+    Ok(total as f64 / secs / 1e6)
+}
+
+// ---------------------------------------------------------------------------
+// Processes: shims of this containerd and what runs below them.
+
+#[derive(Debug, Clone)]
+struct Proc {
+    pid: i32,
+    ppid: i32,
+    args: Vec<String>,
+}
+
+impl Proc {
+    fn program(&self) -> &str {
+        let a = self.args.first().map(String::as_str).unwrap_or("");
+        a.rsplit('/').next().unwrap_or(a)
+    }
+
+    /// runsc's subcommand (the first argument that is not a flag), if this is runsc.
+    fn runsc_subcommand(&self) -> Option<&str> {
+        if !matches!(self.program(), "runsc" | "runsc-peer") {
+            return None;
+        }
+        self.args[1..]
+            .iter()
+            .map(String::as_str)
+            .find(|a| !a.starts_with('-'))
+    }
+}
+
+fn all_procs() -> Vec<Proc> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid = stat[stat.rfind(')')? + 1..]
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            Some(Proc { pid, ppid, args })
+        })
+        .collect()
+}
+
+/// `VmRSS` (kB) of a process, 0 if gone.
+fn status_kb(pid: i32, field: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Default)]
+struct Memory {
+    containers: usize,
+    shims: Vec<i32>,
+    shim_rss_kb: u64,
+    shim_anon_kb: u64,
+    /// Processes below the shims: sandbox, gofer, runsc helpers, container processes.
+    sandbox: usize,
+    gofer: usize,
+    helpers: Vec<String>,
+    workload: usize,
+    runtime_rss_kb: u64,
+}
+
+impl Memory {
+    fn helpers_per_container(&self) -> f64 {
+        self.helpers.len() as f64 / self.containers.max(1) as f64
+    }
+
+    fn procs_per_container(&self) -> f64 {
+        (self.sandbox + self.gofer + self.helpers.len()) as f64 / self.containers.max(1) as f64
+    }
+}
+
+/// Shims of this containerd in `namespace` and everything below them.
+fn snapshot(containerd: &Containerd, namespace: &str, containers: usize) -> Memory {
+    let socket = containerd.socket().display().to_string();
+    let procs = all_procs();
+    let flag = |p: &Proc, name: &str| {
+        p.args
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| p.args.get(i + 1))
+            .cloned()
+    };
+    let shims: Vec<i32> = procs
+        .iter()
+        .filter(|p| p.program().starts_with("containerd-shim"))
+        .filter(|p| flag(p, "-address").as_deref() == Some(socket.as_str()))
+        .filter(|p| flag(p, "-namespace").as_deref() == Some(namespace))
+        .map(|p| p.pid)
+        .collect();
+    let mut m = Memory {
+        containers,
+        shim_rss_kb: shims.iter().map(|p| status_kb(*p, "VmRSS:")).sum(),
+        shim_anon_kb: shims.iter().map(|p| status_kb(*p, "RssAnon:")).sum(),
+        shims: shims.clone(),
+        ..Memory::default()
+    };
+    let mut parents = shims;
+    while !parents.is_empty() {
+        let children: Vec<&Proc> = procs
+            .iter()
+            .filter(|p| parents.contains(&p.ppid))
+            .collect();
+        for c in &children {
+            m.runtime_rss_kb += status_kb(c.pid, "VmRSS:");
+            match (c.program(), c.runsc_subcommand()) {
+                ("runsc-sandbox", _) => m.sandbox += 1,
+                ("runsc-gofer", _) => m.gofer += 1,
+                (_, Some(sub)) => m.helpers.push(format!("runsc {sub}")),
+                _ => m.workload += 1,
+            }
+        }
+        parents = children.iter().map(|c| c.pid).collect();
+    }
+    m
+}
+
+/// One `sleep` container, then five, each started with `ctr run -d`.
+fn ctr_memory(containerd: &Containerd, ctr: &Ctr<'_>, config: Config) -> Result<CtrMemory, String> {
+    let runtime = config.runtime().expect("a shim configuration");
+    let mut ids = Vec::new();
+    let mut one = None;
+    let mut result = Ok(());
+    for i in 0..5 {
+        let id = ctr.new_id("m");
+        let out = ctr.run(&Run::new(runtime.clone(), &id, &["sleep", "3600"]).detach());
+        ids.push(id);
+        if !out.success() {
+            result = Err(format!("{config:?}: {out}"));
+            break;
+        }
+        if i == 0 {
+            thread::sleep(Duration::from_secs(2));
+            one = Some(snapshot(containerd, ctr.namespace(), 1));
+        }
+    }
+    let five = result.map(|()| {
+        thread::sleep(Duration::from_secs(2));
+        snapshot(containerd, ctr.namespace(), 5)
+    });
+    for id in &ids {
+        ctr.remove(id);
+    }
+    Ok(CtrMemory {
+        one: one.ok_or("no first container")?,
+        five: five?,
+    })
+}
+
+#[derive(Debug, Clone)]
+struct CtrMemory {
+    one: Memory,
+    five: Memory,
+}
+
+// ---------------------------------------------------------------------------
+// CRI pods.
+
+#[derive(Debug, Default)]
+struct PodStart {
+    /// RunPodSandbox alone.
+    sandbox: Samples,
+    /// RunPodSandbox + CreateContainer + StartContainer (not for the Go peer).
+    with_container: Samples,
+}
+
+fn pod_start(opts: &Opts, containerd: &Containerd, cri: &Cri<'_>, config: Config) -> PodStart {
+    let handler = config.handler().expect("a shim configuration");
+    let app = config != Config::GoPeer;
+    let mut r = PodStart::default();
+    for i in 0..=opts.runs {
+        let spec = PodSpec::new(&format!("bench-{handler}-{i}"), handler);
+        let start = Instant::now();
+        let pod = match cri.run_pod(&spec) {
+            Ok(p) => p,
+            Err(e) => {
+                r.sandbox.push(Err(format!("{handler}: RunPodSandbox: {e}")));
+                continue;
+            }
+        };
+        let sandbox = ms(start.elapsed());
+        let with_container = if app {
+            cri.create_container(&pod, "app", &["sleep", "3600"])
+                .and_then(|id| cri.start_container(&id))
+                .map(|()| ms(start.elapsed()))
+                .map_err(|e| format!("{handler}: container: {e}"))
+        } else {
+            Ok(0.0)
+        };
+        if let Err(e) = cri.stop_pod(&pod).and_then(|()| cri.remove_pod(&pod)) {
+            eprintln!("  {handler}: removing pod: {e}");
+        }
+        if i > 0 {
+            r.sandbox.push(Ok(sandbox));
+            if app {
+                r.with_container.push(with_container);
+            }
+        }
+    }
+    let _ = containerd;
+    r
+}
+
+#[derive(Debug, Clone)]
+struct PodMemory {
+    /// Pod + 1 container (none for the Go peer).
+    one: Option<Memory>,
+    /// Pod + 5 containers (the sandbox alone for the Go peer).
+    five: Memory,
+}
+
+/// A pod with one `sleep` container, then five (the Go peer: the sandbox alone).
+fn pod_memory(
+    containerd: &Containerd,
+    cri: &Cri<'_>,
+    config: Config,
+) -> Result<PodMemory, String> {
+    let handler = config.handler().expect("a shim configuration");
+    let pod = cri
+        .run_pod(&PodSpec::new(&format!("bench-mem-{handler}"), handler))
+        .map_err(|e| format!("{handler}: RunPodSandbox: {e}"))?;
+    let count = if config == Config::GoPeer { 0 } else { 5 };
+    let mut result = Ok(());
+    let mut one = None;
+    for i in 0..count {
+        let started = cri
+            .create_container(&pod, &format!("c{i}"), &["sleep", "3600"])
+            .and_then(|id| cri.start_container(&id));
+        if let Err(e) = started {
+            result = Err(format!("{handler}: container {i}: {e}"));
+            break;
+        }
+        if i == 0 {
+            thread::sleep(Duration::from_secs(2));
+            one = Some(snapshot(containerd, harness::CRI_NAMESPACE, 1));
+        }
+    }
+    thread::sleep(Duration::from_secs(2));
+    let five = snapshot(containerd, harness::CRI_NAMESPACE, count);
+    if let Err(e) = cri.stop_pod(&pod).and_then(|()| cri.remove_pod(&pod)) {
+        eprintln!("  {handler}: removing pod: {e}");
+    }
+    result.map(|()| PodMemory { one, five })
+}
+
+// ---------------------------------------------------------------------------
+// The report.
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "—".to_string(),
+    }
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("—".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn mib(kb: u64) -> String {
+    format!("{:.1} MiB ({kb} kB)", kb as f64 / 1024.0)
+}
+
+fn first_line(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_else(|e| format!("{cmd}: {e}"))
+}
+
+fn machine() -> String {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_string();
+    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_kb = status_file_kb("/proc/meminfo", "MemTotal:");
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "- CPU: {model}, {cpus} CPUs; memory {:.1} GiB; kernel {}\n\
+         - {}; runc: {}; runsc: {}\n\
+         - load average at the end: {}\n",
+        mem_kb as f64 / 1024.0 / 1024.0,
+        kernel.trim(),
+        first_line("containerd", &["--version"]),
+        first_line("runc", &["--version"]),
+        first_line(RUNSC_BINARY, &["--version"]),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
+}
+
+fn status_file_kb(path: &str, field: &str) -> u64 {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+impl Report {
+    fn latency_table(
+        &self,
+        out: &mut String,
+        title: &str,
+        data: &HashMap<Config, Samples>,
+        configs: &[Config],
+        unit: &str,
+        digits: usize,
+    ) {
+        let peer = data.get(&Config::GoPeer).and_then(Samples::median);
+        let _ = writeln!(out, "\n### {title}\n");
+        let _ = writeln!(
+            out,
+            "| configuration | median, {unit} | min–max, {unit} | × floor | × Go peer |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        for c in configs {
+            let Some(s) = data.get(c) else { continue };
+            let median = s.median();
+            let floor = if c.floor() == *c {
+                None
+            } else {
+                data.get(&c.floor()).and_then(Samples::median)
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                c.label(),
+                fmt_opt(median, digits),
+                s.spread(digits),
+                ratio(median, floor),
+                ratio(median, peer),
+            );
+        }
+    }
+
+    fn render(&self, opts: &Opts, containerd: &Containerd) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "## Machine\n\n{}", machine());
+        let _ = writeln!(
+            out,
+            "- shim binary: `{}`; {} runs per figure (plus one warm-up for latencies); \
+             log payload {} MiB",
+            containerd.shim_binary().display(),
+            opts.runs,
+            opts.log_bytes >> 20
+        );
+        let _ = writeln!(out, "\n## Results");
+        self.latency_table(
+            &mut out,
+            "`ctr run --rm … true` (bare floors: `runc run` / `runsc run` of the same bundle)",
+            &self.run,
+            &CONFIGS,
+            "ms",
+            0,
+        );
+        self.latency_table(
+            &mut out,
+            "`ctr tasks exec … true` in a running container",
+            &self.exec,
+            &Config::SHIMS,
+            "ms",
+            0,
+        );
+        self.latency_table(
+            &mut out,
+            "Log throughput: `head -c N /dev/zero` to stdout, MB/s (10⁶ B/s) read from a pipe on ctr's (or bare runtime's) stdout, first byte to EOF — higher is better",
+            &self.log,
+            &CONFIGS,
+            "MB/s",
+            0,
+        );
+        let sandbox: HashMap<Config, Samples> = self
+            .pod_start
+            .iter()
+            .map(|(c, p)| (*c, p.sandbox.clone()))
+            .collect();
+        let full: HashMap<Config, Samples> = self
+            .pod_start
+            .iter()
+            .filter(|(c, _)| **c != Config::GoPeer)
+            .map(|(c, p)| (*c, p.with_container.clone()))
+            .collect();
+        self.latency_table(
+            &mut out,
+            "CRI: RunPodSandbox alone (handlers `runc`, `runsc-via-runc-shim`, `runsc`; × floor = vs `runsc run`/`runc run` of one container)",
+            &with_floors(&sandbox, &self.run),
+            &[Config::RuncShimRunc, Config::GoPeer, Config::Ours],
+            "ms",
+            0,
+        );
+        self.latency_table(
+            &mut out,
+            "CRI: pod start = RunPodSandbox + CreateContainer + StartContainer (`sleep`); the Go peer cannot start app containers in a runsc pod (known broken), so it has no figure here",
+            &with_floors(&full, &self.run),
+            &[Config::RuncShimRunc, Config::Ours],
+            "ms",
+            0,
+        );
+        self.memory_tables(&mut out);
+        self.targets(&mut out);
+        out
+    }
+
+    fn memory_tables(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "\n### Shim memory and host processes, `ctr run -d … sleep 3600`\n\n\
+             | configuration | shims, 1 ctr | shim VmRSS, 1 ctr | shims, 5 ctrs | shim VmRSS, 5 ctrs (sum) | × Go peer (1 / 5) | runsc helpers per ctr (besides sandbox+gofer) | sandbox+gofer+helper procs, 5 ctrs | runtime procs VmRSS, 5 ctrs |\n\
+             |---|---:|---:|---:|---:|---:|---:|---|---:|"
+        );
+        let (peer_one, peer_five) = match self.ctr_mem.get(&Config::GoPeer) {
+            Some(Ok(m)) => (
+                Some(m.one.shim_rss_kb as f64),
+                Some(m.five.shim_rss_kb as f64),
+            ),
+            _ => (None, None),
+        };
+        for c in Config::SHIMS {
+            match self.ctr_mem.get(&c) {
+                Some(Ok(CtrMemory { one, five })) => {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} | {} / {} | {:.1} ({}) | {} sandbox, {} gofer, {} helpers | {} |",
+                        c.label(),
+                        one.shims.len(),
+                        mib(one.shim_rss_kb),
+                        five.shims.len(),
+                        mib(five.shim_rss_kb),
+                        ratio(Some(one.shim_rss_kb as f64), peer_one),
+                        ratio(Some(five.shim_rss_kb as f64), peer_five),
+                        five.helpers_per_container(),
+                        summarize(&five.helpers),
+                        five.sandbox,
+                        five.gofer,
+                        five.helpers.len(),
+                        mib(five.runtime_rss_kb),
+                    );
+                }
+                Some(Err(e)) => {
+                    let _ = writeln!(out, "| {} | failed: {} |", c.label(), one_line(e));
+                }
+                None => {}
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n### Shim memory and host processes, CRI pod (`sleep` containers; the pause container is not counted)\n\n\
+             | handler | shims | shim VmRSS, pod + 1 ctr | shim VmRSS, pod + 5 ctrs | RssAnon, pod + 5 | runsc helpers, pod + 5 ctrs | sandbox / gofer procs | runtime procs VmRSS |\n\
+             |---|---:|---:|---:|---:|---|---|---:|"
+        );
+        for c in Config::SHIMS {
+            let handler = c.handler().unwrap_or("");
+            match self.pod_mem.get(&c) {
+                Some(Ok(p)) => {
+                    let one = p
+                        .one
+                        .as_ref()
+                        .map_or("— (sandbox only)".to_string(), |m| mib(m.shim_rss_kb));
+                    let five = if c == Config::GoPeer {
+                        format!("{} (sandbox only)", mib(p.five.shim_rss_kb))
+                    } else {
+                        mib(p.five.shim_rss_kb)
+                    };
+                    let _ = writeln!(
+                        out,
+                        "| `{handler}` | {} | {one} | {five} | {} | {} ({}) | {} / {} | {} |",
+                        p.five.shims.len(),
+                        mib(p.five.shim_anon_kb),
+                        p.five.helpers.len(),
+                        summarize(&p.five.helpers),
+                        p.five.sandbox,
+                        p.five.gofer,
+                        mib(p.five.runtime_rss_kb),
+                    );
+                }
+                Some(Err(e)) => {
+                    let _ = writeln!(out, "| `{handler}` | failed: {} |", one_line(e));
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn targets(&self, out: &mut String) {
+        let med = |c: Config| self.run.get(&c).and_then(Samples::median);
+        let _ = writeln!(out, "\n## Targets (issue 6), from this run\n");
+        let (ours, peer) = (med(Config::Ours), med(Config::GoPeer));
+        let verdict = |ok: bool| if ok { "**met**" } else { "**missed**" };
+        if let (Some(o), Some(p)) = (ours, peer) {
+            let _ = writeln!(
+                out,
+                "- `ctr run --rm true` faster than the Go peer: {o:.0} ms vs {p:.0} ms → {}",
+                verdict(o < p)
+            );
+        }
+        if let (Some(o), Some(rs), Some(rc), Some(fl)) = (
+            ours,
+            med(Config::BareRunsc),
+            med(Config::RuncShimRunc),
+            med(Config::BareRunc),
+        ) {
+            let overhead = o - rs - (rc - fl);
+            let _ = writeln!(
+                out,
+                "- shim-attributable overhead = {o:.0} − {rs:.0} (bare runsc) − ({rc:.0} − {fl:.0}) (containerd's fixed cost) = **{overhead:.0} ms** (target ≤ 25 ms) → {}",
+                verdict(overhead <= 25.0)
+            );
+        }
+        if let Some(Ok(CtrMemory { one, .. })) = self.ctr_mem.get(&Config::Ours) {
+            let _ = writeln!(
+                out,
+                "- shim VmRSS, one container: {} (target ≤ 3 MB) → {}",
+                mib(one.shim_rss_kb),
+                verdict(one.shim_rss_kb <= 3072)
+            );
+        }
+        if let Some(Ok(p)) = self.pod_mem.get(&Config::Ours) {
+            if let Some(one) = &p.one {
+                let _ = writeln!(
+                    out,
+                    "- shim VmRSS, CRI pod with one container: {} (target ≤ 3 MB) → {}",
+                    mib(one.shim_rss_kb),
+                    verdict(one.shim_rss_kb <= 3072)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "- shim VmRSS, 5-container pod: {} (target ≤ 4 MB) → {}",
+                mib(p.five.shim_rss_kb),
+                verdict(p.five.shim_rss_kb <= 4096)
+            );
+            let _ = writeln!(
+                out,
+                "- helper processes besides sandbox and gofer, 5-container pod: {} ({}) → {}",
+                p.five.helpers.len(),
+                summarize(&p.five.helpers),
+                verdict(p.five.helpers.is_empty())
+            );
+        }
+        if let Some(Ok(CtrMemory { five: m, .. })) = self.ctr_mem.get(&Config::Ours) {
+            let _ = writeln!(
+                out,
+                "- helper processes besides sandbox and gofer, 5 `ctr` containers: {} ({}) → {}",
+                m.helpers.len(),
+                summarize(&m.helpers),
+                verdict(m.helpers.is_empty())
+            );
+        }
+        let log = |c: Config| self.log.get(&c).and_then(Samples::median);
+        if let (Some(o), Some(p)) = (log(Config::Ours), log(Config::GoPeer)) {
+            let _ = writeln!(
+                out,
+                "- log throughput ≥ the Go peer: {o:.0} MB/s vs {p:.0} MB/s → {}",
+                verdict(o >= p)
+            );
+        }
+    }
+}
+
+/// `data` plus the floors' `ctr run` samples, so that "× floor" has something to
+/// divide by.
+fn with_floors(
+    data: &HashMap<Config, Samples>,
+    run: &HashMap<Config, Samples>,
+) -> HashMap<Config, Samples> {
+    let mut all = data.clone();
+    for floor in [Config::BareRunc, Config::BareRunsc] {
+        if let Some(s) = run.get(&floor) {
+            all.insert(floor, s.clone());
+        }
+    }
+    all
+}
+
+fn summarize(items: &[String]) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for i in items {
+        match counts.iter_mut().find(|(n, _)| n == i) {
+            Some((_, k)) => *k += 1,
+            None => counts.push((i.clone(), 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(n, k)| format!("{k}× `{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(200).collect()
+}
