@@ -89,3 +89,41 @@ fn missing_config_file_fails_naming_it() {
         config.display()
     );
 }
+
+#[test]
+fn unknown_runsc_flag_fails_naming_it() {
+    let Some(containerd) = shim_containerd("unknown_runsc_flag_fails_naming_it") else {
+        return;
+    };
+    let base = std::fs::read_to_string(containerd.runsc_config()).unwrap();
+    let config = containerd
+        .write_file(
+            "bad-flag.toml",
+            &format!("{base}\n  no-such-flag = \"1\"\n"),
+            0o644,
+        )
+        .unwrap();
+    let out = run_failing(&containerd, &config);
+    assert!(
+        out.stderr
+            .contains("flag provided but not defined: -no-such-flag"),
+        "error does not name the flag: {out}"
+    );
+}
+
+#[test]
+fn unknown_config_key_fails_naming_it() {
+    let Some(containerd) = shim_containerd("unknown_config_key_fails_naming_it") else {
+        return;
+    };
+    let base = std::fs::read_to_string(containerd.runsc_config()).unwrap();
+    let config = containerd
+        .write_file(
+            "bad-key.toml",
+            &format!("binary = \"runsc\"\n{base}"),
+            0o644,
+        )
+        .unwrap();
+    let out = run_failing(&containerd, &config);
+    assert!(out.stderr.contains("unknown field `binary`"), "{out}");
+}

@@ -206,6 +206,7 @@ impl TaskService {
                 })
             }
             Err(e) => {
+                let e = explain_usage_error(e, &runsc).await;
                 if let Err(d) = runsc.delete(&req.id, true).await {
                     if !d.is_gone() {
                         warn!("cleaning up failed create of {}: {d}", req.id);
@@ -842,6 +843,21 @@ fn handle_exit(table: &SharedTable, events: &EventSender, pid: i32, exit: Exit) 
         }
     }
     t.push_unmatched(pid, exit);
+}
+
+/// runsc exits with 2 on a usage error, printing it where the shim does not
+/// read (create's stderr is the container's): find out whether the
+/// configured global flags are the cause, and say which one.
+async fn explain_usage_error(e: Error, runsc: &Runsc) -> Error {
+    if !matches!(&e, Error::Runsc(runsc::Error::Command { status: 2, .. })) {
+        return e;
+    }
+    match runsc.check_global_flags().await {
+        Err(runsc::Error::Command { message, .. }) => Error::InvalidArgument(format!(
+            "runsc rejects the flags configured in [runsc_config]: {message}"
+        )),
+        _ => e,
+    }
 }
 
 /// Waits for a subcontainer with `runsc wait` and publishes its exit. When

@@ -198,6 +198,13 @@ impl Runsc {
         self.short("update", args).await.map(drop)
     }
 
+    /// Checks that runsc accepts the global flags (`runsc <globals> help`):
+    /// a bad flag fails with Go's flag message, e.g. `flag provided but not
+    /// defined: -no-such-flag`.
+    pub async fn check_global_flags(&self) -> Result<()> {
+        self.short("help", vec!["help".into()]).await.map(drop)
+    }
+
     /// The first line of `runsc --version` (run without global flags), e.g.
     /// `runsc version 0.0~20221219.0`.
     pub async fn version(&self) -> Result<String> {
@@ -316,6 +323,7 @@ async fn check(name: &str, output: &Output, log: Option<&LogCursor>) -> Result<(
         None => None,
     };
     let message = logged
+        .or_else(|| flag_error(&output.stderr))
         .or_else(|| last_line(&output.stderr))
         .unwrap_or_else(|| exit_status_message(output.status));
     Err(Error::Command {
@@ -323,6 +331,16 @@ async fn check(name: &str, output: &Output, log: Option<&LogCursor>) -> Result<(
         status: output.status,
         message,
     })
+}
+
+/// Go's flag package reports a bad flag on the first line and then prints
+/// the whole usage text: that first line is the message.
+fn flag_error(text: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("flag provided but not defined") || l.starts_with("invalid value"))
+        .map(str::to_owned)
 }
 
 /// The last non-blank line of `text`.

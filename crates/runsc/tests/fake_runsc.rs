@@ -432,6 +432,17 @@ exit 2"#,
     );
     assert!(!err.is_gone());
 
+    // Go's flag package: the error first, then the usage text.
+    let usage = Fake::new(
+        r#"printf 'flag provided but not defined: -no-such-flag\nUsage: runsc <flags>\nUse "runsc flags" for a list\n' >&2
+exit 2"#,
+    );
+    let err = usage.runsc.check_global_flags().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "runsc help failed (exit status 2): flag provided but not defined: -no-such-flag"
+    );
+
     let silent = Fake::new("exit 3");
     let err = silent.runsc.pause("c1").await.unwrap_err();
     assert!(
