@@ -137,3 +137,53 @@ fn pod_with_a_killed_sandbox_can_be_stopped_and_removed() {
     );
     containerd.assert_no_leaks();
 }
+
+/// Every runsc call has a deadline: with the sandbox frozen (SIGSTOP), a
+/// kill fails within `runsc_timeout` saying what timed out, and SIGKILL
+/// still ends the container, so that it can be deleted.
+#[test]
+fn frozen_sandbox_cannot_hang_kill_or_delete() {
+    let Some(containerd) = gvisor_containerd("frozen_sandbox_cannot_hang_kill_or_delete") else {
+        return;
+    };
+    let base = std::fs::read_to_string(containerd.runsc_config()).unwrap();
+    let config = containerd
+        .write_file("quick.toml", &format!("runsc_timeout = 2\n{base}"), 0o644)
+        .unwrap();
+    let ctr = containerd.namespace("frozen").unwrap();
+    let id = ctr.new_id("fz");
+    let run = harness::Run::new(
+        harness::Runtime::RunscWithConfig(config),
+        &id,
+        &["sleep", "600"],
+    )
+    .detach();
+    let out = ctr.run(&run);
+    assert!(out.success(), "{out}");
+    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(10))
+        .unwrap();
+    let root = runsc_root(&containerd, ctr.namespace(), &id);
+    let frozen = sandbox_pids(&root);
+    assert_eq!(frozen.len(), 1, "{frozen:?}");
+    signal(frozen[0], "STOP");
+
+    let started = Instant::now();
+    let term = ctr.ctr(&["tasks", "kill", "-s", "SIGTERM", &id]);
+    assert!(!term.success(), "{term}");
+    assert!(term.stderr.contains("runsc kill timed out"), "{term}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ctr.task(&id).unwrap().unwrap().status, "RUNNING");
+
+    let kill = ctr.ctr(&["tasks", "kill", "-s", "SIGKILL", &id]);
+    assert!(kill.success(), "{kill}");
+    ctr.wait_for_status(&id, "STOPPED", Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(ctr.delete_task(&id).unwrap(), 137);
+    let rm = ctr.ctr(&["containers", "delete", &id]);
+    assert!(rm.success(), "{rm}");
+    containerd.assert_no_leaks();
+}

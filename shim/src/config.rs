@@ -17,6 +17,7 @@ use std::{
     env,
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use log::LevelFilter;
@@ -79,6 +80,11 @@ pub struct ShimConfig {
     /// A file that receives a copy of the shim's log; `%ID%` is expanded.
     #[serde(default)]
     pub log_path: String,
+    /// Deadline in seconds of runsc calls that only talk to a sandbox (kill,
+    /// state, ps, events, pause, delete); calls that start something get
+    /// four times as long, at least the default 120 s.
+    #[serde(default)]
+    pub runsc_timeout: Option<u64>,
     /// kubelet's root directory (its `--root-dir`), where pod volumes live;
     /// default /var/lib/kubelet.
     #[serde(default)]
@@ -115,6 +121,8 @@ pub struct Resolved {
     pub log_level: Option<LevelFilter>,
     /// Requested metrics format, if not the host's.
     pub cgroup_metrics: Option<CgroupMode>,
+    /// Deadlines of runsc calls: (short, long).
+    pub timeouts: (Duration, Duration),
 }
 
 impl ShimConfig {
@@ -172,6 +180,9 @@ impl ShimConfig {
         if !self.root.is_empty() && !Path::new(&self.root).is_absolute() {
             return Err(format!("root {:?} must be an absolute path", self.root));
         }
+        if self.runsc_timeout == Some(0) {
+            return Err("runsc_timeout must be at least 1 second".into());
+        }
         if let Some(k) = self.kubelet_root.as_ref().filter(|k| !k.is_absolute()) {
             return Err(format!("kubelet_root {k:?} must be an absolute path"));
         }
@@ -194,6 +205,17 @@ impl ShimConfig {
             ),
         ];
         set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
+    }
+
+    /// Deadlines of runsc calls: (short, long).
+    fn timeouts(&self) -> (Duration, Duration) {
+        match self.runsc_timeout {
+            Some(s) => {
+                let short = Duration::from_secs(s);
+                (short, (short * 4).max(runsc::DEFAULT_LONG_TIMEOUT))
+            }
+            None => (runsc::DEFAULT_SHORT_TIMEOUT, runsc::DEFAULT_LONG_TIMEOUT),
+        }
     }
 
     /// kubelet's root directory.
@@ -254,6 +276,7 @@ impl ShimConfig {
             },
             log_path,
             log_level,
+            timeouts: self.timeouts(),
             cgroup_metrics: match &self.cgroup_metrics {
                 Some(m) => Some(parse_metrics(m).map_err(Error::InvalidArgument)?),
                 None => None,
@@ -424,6 +447,7 @@ mod tests {
             log_level = "debug"
             log_path = "/var/log/shim/%ID%.log"
             cgroup_metrics = "v2"
+            runsc_timeout = 50
             [runsc_config]
             network = "none"
             debug = true
@@ -435,6 +459,10 @@ mod tests {
         assert_eq!(r.runsc.root, Path::new("/var/run/rsc/k8s.io/abc"));
         assert_eq!(r.log_level, Some(LevelFilter::Debug));
         assert_eq!(r.cgroup_metrics, Some(CgroupMode::V2));
+        assert_eq!(
+            r.timeouts,
+            (Duration::from_secs(50), Duration::from_secs(200))
+        );
         assert_eq!(r.log_path, Some(PathBuf::from("/var/log/shim/abc.log")));
         let flags: Vec<_> = r
             .runsc
@@ -510,6 +538,7 @@ mod tests {
                 "kubelet_root = \"k\"",
                 "kubelet_root \"k\" must be an absolute",
             ),
+            ("runsc_timeout = 0", "at least 1 second"),
             ("[runsc_config]\nroot = \"/x\"", "must not set \"root\""),
             (
                 "[runsc_config]\n\"--net\" = \"x\"",

@@ -156,7 +156,8 @@ impl TaskService {
         self.apply_logging(&resolved);
         cleanup::save(&bundle, &resolved.runsc)?;
         let metrics = resolved.cgroup_metrics.unwrap_or(self.cgroup_mode);
-        let runsc = Runsc::new(resolved.runsc, self.spawner.clone());
+        let (short, long) = resolved.timeouts;
+        let runsc = Runsc::new(resolved.runsc, self.spawner.clone()).with_timeout(short, long);
         mounts::mount_all(&bundle, &req.rootfs).await?;
         let stdio = StdioPaths {
             stdin: req.stdin.clone(),
@@ -595,6 +596,14 @@ impl TaskService {
         match c.runsc.kill(&c.id, req.signal as i32, opts).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_gone() => stopped(),
+            Err(e @ runsc::Error::Timeout { .. })
+                if req.signal == SIGKILL && req.exec_id.is_empty() && c.owns_sandbox() =>
+            {
+                // A frozen sandbox cannot answer; SIGKILL reaches it anyway.
+                warn!("{what}: {e}; killing its sandbox {pid}");
+                signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL)
+                    .map_err(|k| Error::Other(format!("{e}; killing sandbox {pid}: {k}")))
+            }
             Err(e) => Err(e.into()),
         }
     }
