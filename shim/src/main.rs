@@ -11,6 +11,7 @@ mod ids;
 mod launch;
 mod logger;
 mod mounts;
+mod node;
 mod oom;
 mod options;
 mod overhead;
@@ -25,6 +26,10 @@ mod volumes;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Node operator commands (`check`, `config-runtime`) never reach the shim library.
+    if let Some(status) = node::dispatch(&args) {
+        std::process::exit(status);
+    }
     if args
         .iter()
         .any(|a| matches!(a.as_str(), "-v" | "--v" | "-version" | "--version"))

@@ -184,7 +184,7 @@ pub fn run(opts: &Options) -> Vec<Check> {
     checks
 }
 
-fn flag<'a>(cfg: &'a ShimConfig, key: &str) -> Option<String> {
+fn flag(cfg: &ShimConfig, key: &str) -> Option<String> {
     cfg.runsc_config.get(key).map(|v| match v {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -221,7 +221,11 @@ fn containerd_handler(opts: &Options) -> (Check, Option<nodecfg::HandlerView>) {
         Ok(f) => f,
         Err(e) => {
             return (
-                Check::fail(NAME, e.to_string(), format!("fix {cfg} by hand, then {install}")),
+                Check::fail(
+                    NAME,
+                    e.to_string(),
+                    format!("fix {cfg} by hand, then {install}"),
+                ),
                 None,
             )
         }
@@ -357,7 +361,10 @@ fn runsc_binary(cfg: &ShimConfig) -> (Check, Option<PathBuf>) {
         Ok(b) => b,
         Err(e) => return (Check::fail(NAME, e.to_string(), install), None),
     };
-    match output(Command::new(&binary).arg("--version"), Duration::from_secs(20)) {
+    match output(
+        Command::new(&binary).arg("--version"),
+        Duration::from_secs(20),
+    ) {
         Ok((true, out, _)) => {
             let version = out.lines().next().unwrap_or_default().trim().to_string();
             (
@@ -449,7 +456,11 @@ fn runsc_flags(binary: &Path, cfg: &ShimConfig, runsc_toml: &Path) -> Check {
 
 /// The configured platform can work here.
 fn platform(cfg: &ShimConfig) -> Check {
-    platform_with(cfg, Path::new("/dev/kvm"), Path::new("/proc/sys/kernel/yama/ptrace_scope"))
+    platform_with(
+        cfg,
+        Path::new("/dev/kvm"),
+        Path::new("/proc/sys/kernel/yama/ptrace_scope"),
+    )
 }
 
 fn platform_with(cfg: &ShimConfig, kvm: &Path, ptrace_scope: &Path) -> Check {
@@ -459,11 +470,17 @@ fn platform_with(cfg: &ShimConfig, kvm: &Path, ptrace_scope: &Path) -> Check {
         "ptrace" => match fs::read_to_string(ptrace_scope).map(|s| s.trim().to_string()) {
             Ok(scope) if scope == "3" => Check::fail(
                 NAME,
-                format!("platform ptrace, but {} is 3 (ptrace disabled)", ptrace_scope.display()),
+                format!(
+                    "platform ptrace, but {} is 3 (ptrace disabled)",
+                    ptrace_scope.display()
+                ),
                 "allow ptrace (sysctl kernel.yama.ptrace_scope=1 needs a reboot from 3) or use \
                  platform = \"kvm\" (with /dev/kvm) in [runsc_config]",
             ),
-            _ => Check::pass(NAME, "ptrace (works everywhere; kvm is faster where /dev/kvm exists)"),
+            _ => Check::pass(
+                NAME,
+                "ptrace (works everywhere; kvm is faster where /dev/kvm exists)",
+            ),
         },
         "kvm" => match fs::OpenOptions::new().read(true).write(true).open(kvm) {
             Ok(_) => Check::pass(NAME, format!("kvm ({} is usable)", kvm.display())),
@@ -617,10 +634,9 @@ fn smoke(binary: &Path, cfg: &ShimConfig) -> Check {
          or platform error: set platform = \"ptrace\". More detail: {DEBUG_HINT}"
     );
     match result {
-        Ok((true, out, _)) if out.starts_with("Linux version") && out != host => Check::pass(
-            NAME,
-            format!("a gVisor sandbox printed: {}", out.trim()),
-        ),
+        Ok((true, out, _)) if out.starts_with("Linux version") && out != host => {
+            Check::pass(NAME, format!("a gVisor sandbox printed: {}", out.trim()))
+        }
         Ok((true, out, _)) => Check::fail(
             NAME,
             format!(
@@ -631,10 +647,7 @@ fn smoke(binary: &Path, cfg: &ShimConfig) -> Check {
         ),
         Ok((false, out, err)) => Check::fail(
             NAME,
-            format!(
-                "`runsc do` failed: {}",
-                last_line(&format!("{out}\n{err}"))
-            ),
+            format!("`runsc do` failed: {}", last_line(&format!("{out}\n{err}"))),
             fix,
         ),
         Err((_, err)) => Check::fail(NAME, format!("`runsc do` {}", last_line(&err)), fix),
@@ -715,7 +728,10 @@ fn volumes(cfg: &ShimConfig, handler: Option<&nodecfg::HandlerView>) -> Check {
         if let Some(s) = &h.snapshotter {
             notes.push(format!("snapshotter {s}"));
         }
-        if h.pod_annotations.iter().any(|a| a == nodecfg::POD_ANNOTATIONS) {
+        if h.pod_annotations
+            .iter()
+            .any(|a| a == nodecfg::POD_ANNOTATIONS)
+        {
             notes.push("mount hints on (dev.gvisor.* pod annotations reach the shim)".into());
         } else {
             notes.push(
@@ -790,11 +806,14 @@ fn output(cmd: &mut Command, timeout: Duration) -> Output {
             }
         }
     };
-    let out = out_reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
     match status {
-        Some(s) => Ok((s.success(), out, err)),
-        None => Err((out, format!("timed out after {timeout:?}"))),
+        Some(s) => Ok((
+            s.success(),
+            out_reader.join().unwrap_or_default(),
+            err_reader.join().unwrap_or_default(),
+        )),
+        // Descendants may still hold the pipes: do not wait for the readers.
+        None => Err((String::new(), format!("timed out after {timeout:?}"))),
     }
 }
 

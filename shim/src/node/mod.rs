@@ -44,7 +44,10 @@ fn config_runtime(argv: &[String]) -> i32 {
             return 2;
         }
     };
-    let config = PathBuf::from(args.value("--config").unwrap_or(DEFAULT_CONTAINERD_CONFIG.into()));
+    let config = PathBuf::from(
+        args.value("--config")
+            .unwrap_or(DEFAULT_CONTAINERD_CONFIG.into()),
+    );
     let Some(runsc_toml) = args.value("--runsc-toml") else {
         eprintln!("--runsc-toml is required\n{CONFIG_RUNTIME_USAGE}");
         return 2;
