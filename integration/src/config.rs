@@ -103,6 +103,8 @@ pub fn runsc_config(layout: &Layout, extra: &str) -> String {
         r#"binary_name = "{RUNSC_BINARY}"
 root = {root}
 log_level = "debug"
+# kubelet would put pod logs under /var/log/pods; the harness's CRI client here.
+pod_log_root = {pod_logs}
 {extra}
 # Passed to runsc as --key=value. runsc 20221219 cannot set up its sandbox network
 # on kernels >= 6.10 (gVisor issue 10704), and its kvm platform hangs in this VM.
@@ -111,6 +113,7 @@ log_level = "debug"
   platform = "ptrace"
 "#,
         root = quote(&layout.runsc_root()),
+        pod_logs = quote(&layout.pod_logs()),
     )
 }
 

@@ -3,7 +3,10 @@
 //! `runsc delete --force`, then unmount the rootfs.
 
 use std::{
-    os::unix::{fs::FileTypeExt, net::UnixStream},
+    os::unix::{
+        fs::{FileTypeExt, OpenOptionsExt},
+        net::UnixStream,
+    },
     path::{Path, PathBuf},
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
@@ -61,8 +64,15 @@ impl From<Saved> for runsc::GlobalOptions {
 pub fn save(bundle: &Path, opts: &runsc::GlobalOptions) -> Result<()> {
     let json = serde_json::to_vec(&Saved::from(opts))
         .map_err(|e| Error::Other(format!("encoding shim state: {e}")))?;
-    std::fs::write(bundle.join(STATE_FILE), json)
-        .map_err(|e| Error::io(format!("writing {STATE_FILE} in {}", bundle.display()), e))
+    let err = |e| Error::io(format!("writing {STATE_FILE} in {}", bundle.display()), e);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(bundle.join(STATE_FILE))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &json))
+        .map_err(err)
 }
 
 fn load(bundle: &Path) -> Option<runsc::GlobalOptions> {

@@ -34,6 +34,8 @@ use crate::{
 pub const DEFAULT_ROOT: &str = "/run/containerd/runsc";
 /// Default runsc binary, looked up in PATH.
 pub const DEFAULT_BINARY: &str = "runsc";
+/// Where kubelet keeps pod log directories by default.
+pub const DEFAULT_POD_LOG_ROOT: &str = "/var/log/pods";
 /// Where kubelet keeps pod volumes by default.
 pub const DEFAULT_KUBELET_ROOT: &str = "/var/lib/kubelet";
 /// Placeholder replaced by the container id in path values.
@@ -85,6 +87,11 @@ pub struct ShimConfig {
     /// four times as long, at least the default 120 s.
     #[serde(default)]
     pub runsc_timeout: Option<u64>,
+    /// Where pod log directories must be for the sandbox's gvisor.log and
+    /// gvisor_panic.log (default /var/log/pods): the annotation naming the
+    /// directory is not trusted beyond that.
+    #[serde(default)]
+    pub pod_log_root: Option<PathBuf>,
     /// kubelet's root directory (its `--root-dir`), where pod volumes live;
     /// default /var/lib/kubelet.
     #[serde(default)]
@@ -180,6 +187,9 @@ impl ShimConfig {
         if !self.root.is_empty() && !Path::new(&self.root).is_absolute() {
             return Err(format!("root {:?} must be an absolute path", self.root));
         }
+        if let Some(p) = self.pod_log_root.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(format!("pod_log_root {p:?} must be an absolute path"));
+        }
         if self.runsc_timeout == Some(0) {
             return Err("runsc_timeout must be at least 1 second".into());
         }
@@ -216,6 +226,13 @@ impl ShimConfig {
             }
             None => (runsc::DEFAULT_SHORT_TIMEOUT, runsc::DEFAULT_LONG_TIMEOUT),
         }
+    }
+
+    /// The directory pod log directories must be in.
+    pub fn pod_log_root(&self) -> PathBuf {
+        self.pod_log_root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_POD_LOG_ROOT))
     }
 
     /// kubelet's root directory.

@@ -6,7 +6,7 @@
 use std::{
     env,
     io::Read,
-    os::unix::process::CommandExt,
+    os::unix::{fs::PermissionsExt, process::CommandExt},
     path::Path,
     process::{Command, Stdio},
 };
@@ -61,6 +61,10 @@ pub async fn start(opts: StartOpts, group: &str) -> Result<String> {
              log for the shim's own messages"
         )));
     }
+    // Only root (containerd) may talk to the shim.
+    let path = address.trim_start_matches("unix://");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("restricting {path}"), e))?;
     write_str_to_file(Path::new("address"), &address).await?;
     Ok(address)
 }

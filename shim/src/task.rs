@@ -142,7 +142,19 @@ impl TaskService {
         }
         let mut user_log = None;
         if pod.role == Role::Sandbox {
-            if let Some(dir) = &pod.log_dir {
+            let log_root = cfg.pod_log_root();
+            let trusted_dir = pod.log_dir.as_ref().filter(|d| {
+                let ok = d.starts_with(&log_root);
+                if !ok {
+                    warn!(
+                        "pod log directory {} is outside pod_log_root {}: no gvisor.log there",
+                        d.display(),
+                        log_root.display()
+                    );
+                }
+                ok
+            });
+            if let Some(dir) = trusted_dir {
                 user_log = Some(dir.join("gvisor.log"));
                 let panic_log = dir.join("gvisor_panic.log");
                 resolved.default_flag("panic-log", &panic_log.to_string_lossy());
