@@ -1,28 +1,7 @@
 //! `containerd-shim-runsc-v1`: the containerd shim v2 that runs containers
 //! and Kubernetes pods inside gVisor by driving the `runsc` CLI.
 
-mod cleanup;
-mod config;
-mod console;
-mod container;
-mod error;
-mod events;
-mod ids;
-mod launch;
-mod logger;
-mod mounts;
-mod node;
-mod oom;
-mod options;
-mod overhead;
-mod pod;
-mod process;
-mod shim;
-mod spawner;
-mod stats;
-mod stdio;
-mod task;
-mod volumes;
+use containerd_shim_runsc_v1::{node, shim};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
