@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::layout::Layout;
+use crate::versions;
 
 /// The runsc binary every config points at.
 pub const RUNSC_BINARY: &str = "/usr/bin/runsc";
@@ -15,9 +16,19 @@ pub const PAUSE_IMAGE: &str = "localhost/pause:local";
 /// Runtime type that makes containerd run `containerd-shim-runsc-v1`.
 pub const RUNSC_RUNTIME_TYPE: &str = "io.containerd.runsc.v1";
 
-/// Renders containerd's config.toml (version 2). Every path is under the layout's
-/// directory; the CRI plugin knows handlers `runc` (default) and `runsc`.
+/// Renders containerd's config.toml for the containerd the harness runs (see
+/// [`versions::containerd_major`]).
 pub fn containerd_config(layout: &Layout) -> String {
+    containerd_config_for(layout, versions::containerd_major())
+}
+
+/// Renders containerd's config.toml for containerd `major`: version 2 for
+/// containerd 1.x, version 3 for 2.x. Every path is under the layout's
+/// directory; the CRI plugin knows handlers `runc` (default) and `runsc`.
+pub fn containerd_config_for(layout: &Layout, major: u32) -> String {
+    if major >= 2 {
+        return containerd_config_v3(layout);
+    }
     let dir = layout.dir();
     let cri = r#"plugins."io.containerd.grpc.v1.cri""#;
     let rt = format!("{cri}.containerd.runtimes");
@@ -91,6 +102,88 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     )
 }
 
+/// containerd 2.x's config (version 3): the CRI plugin is split into
+/// `io.containerd.cri.v1.images` (snapshotter, pause image) and
+/// `io.containerd.cri.v1.runtime` (runtimes, CNI), the server settings stay
+/// under `io.containerd.grpc.v1.cri`. NRI (enabled by default in 2.x, one
+/// socket per host) is disabled so that instances run side by side.
+fn containerd_config_v3(layout: &Layout) -> String {
+    let dir = layout.dir();
+    let images = r#"plugins."io.containerd.cri.v1.images""#;
+    let runtime = r#"plugins."io.containerd.cri.v1.runtime""#;
+    let rt = format!("{runtime}.containerd.runtimes");
+    format!(
+        r#"# Private containerd 2.x for the containerd-shim-runsc-v1 test harness.
+version = 3
+root = {root}
+state = {state}
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.nri.v1.nri"]
+
+[grpc]
+  address = {grpc}
+[ttrpc]
+  address = {ttrpc}
+[debug]
+  address = {debug}
+  level = "info"
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = {opt}
+
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  disable_tcp_service = true
+
+[{images}]
+  snapshotter = "overlayfs"
+  [{images}.pinned_images]
+    sandbox = "{PAUSE_IMAGE}"
+
+[{runtime}]
+  enable_selinux = false
+  netns_mounts_under_state_dir = true
+  # root lacks CAP_SYS_RESOURCE here: a sandbox oom_score_adj of -998 cannot be set.
+  restrict_oom_score_adj = true
+  [{runtime}.cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = {cni_conf}
+    max_conf_num = 1
+  [{runtime}.containerd]
+    default_runtime_name = "runc"
+    [{rt}.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [{rt}.runc.options]
+        Root = {runc_root}
+    [{rt}.runsc]
+      runtime_type = "{RUNSC_RUNTIME_TYPE}"
+      pod_annotations = ["dev.gvisor.*"]
+      [{rt}.runsc.options]
+        TypeUrl = "io.containerd.runsc.v1.options"
+        ConfigPath = {runsc_config}
+    [{rt}.runsc-via-runc-shim]
+      runtime_type = "io.containerd.runc.v2"
+      [{rt}.runsc-via-runc-shim.options]
+        BinaryName = {runsc_wrapper}
+        Root = {runsc_peer_root}
+"#,
+        root = quote(&dir.join("root")),
+        state = quote(&layout.state()),
+        grpc = quote(&layout.socket()),
+        ttrpc = quote(&layout.ttrpc_socket()),
+        debug = quote(&dir.join("debug.sock")),
+        opt = quote(&dir.join("opt")),
+        cni_conf = quote(&layout.cni_conf_dir()),
+        runc_root = quote(&layout.runc_root()),
+        runsc_config = quote(&layout.runsc_config()),
+        runsc_wrapper = quote(&layout.runsc_wrapper()),
+        runsc_peer_root = quote(&layout.runsc_via_runc_shim_root()),
+    )
+}
+
 /// Renders runsc.toml for the runsc shim. `extra` (raw TOML: top-level keys or
 /// whole tables) goes before the `[runsc_config]` table.
 pub fn runsc_config(layout: &Layout, extra: &str) -> String {
@@ -100,7 +193,7 @@ pub fn runsc_config(layout: &Layout, extra: &str) -> String {
         format!("{extra}\n")
     };
     format!(
-        r#"binary_name = "{RUNSC_BINARY}"
+        r#"binary_name = {runsc}
 root = {root}
 log_level = "debug"
 # kubelet would put pod logs under /var/log/pods; the harness's CRI client here.
@@ -110,8 +203,10 @@ pod_log_root = {pod_logs}
 # on kernels >= 6.10 (gVisor issue 10704), and its kvm platform hangs in this VM.
 [runsc_config]
   network = "none"
-  platform = "ptrace"
+  platform = "{platform}"
 "#,
+        runsc = quote(&versions::runsc_binary()),
+        platform = versions::runsc_platform(),
         root = quote(&layout.runsc_root()),
         pod_logs = quote(&layout.pod_logs()),
     )
@@ -149,7 +244,11 @@ pub fn cni_conflist(layout: &Layout) -> String {
 /// driving runsc through containerd's runc shim (`ctr run --runc-binary`), which
 /// cannot pass extra global flags itself.
 pub fn runsc_via_runc_shim_wrapper() -> String {
-    format!("#!/bin/sh\nexec {RUNSC_BINARY} --network=none --platform=ptrace \"$@\"\n")
+    format!(
+        "#!/bin/sh\nexec {} --network=none --platform={} \"$@\"\n",
+        versions::runsc_binary().display(),
+        versions::runsc_platform()
+    )
 }
 
 /// A path as a TOML/JSON basic string (the escaping rules coincide for paths).
@@ -174,6 +273,25 @@ mod tests {
                 "path outside the instance dir: {line}"
             );
         }
+    }
+
+    #[test]
+    fn containerd_2_gets_a_version_3_config_with_the_split_cri_plugins() {
+        let text = containerd_config_for(&Layout::new("/tmp/rsc-x"), 2);
+        assert!(text.contains("version = 3"));
+        let rt = r#"[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runsc]"#;
+        assert!(text.contains(rt), "{text}");
+        assert!(text.contains(r#"ConfigPath = "/tmp/rsc-x/runsc.toml""#));
+        assert!(text.contains(r#"sandbox = "localhost/pause:local""#));
+        assert!(!text.contains(r#"io.containerd.grpc.v1.cri".containerd"#));
+        for line in text.lines().filter(|l| l.contains("\"/")) {
+            assert!(
+                line.contains("\"/tmp/rsc-x/") || line.contains("\"/usr/lib/cni\""),
+                "path outside the instance dir: {line}"
+            );
+        }
+        let v1 = containerd_config_for(&Layout::new("/tmp/rsc-x"), 1);
+        assert!(v1.contains("version = 2"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::leaks;
 use crate::locate::{self, SHIM_NAME};
 use crate::procfs;
 use crate::teardown::{self, Daemon};
+use crate::versions;
 
 /// How long containerd may take to answer `ctr version`.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -354,7 +355,7 @@ impl Containerd {
     fn wait_ready(&self) -> Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            let mut version = Command::new("ctr");
+            let mut version = Command::new(versions::ctr_binary());
             version.arg("--address").arg(self.socket()).arg("version");
             if command::run(version, Duration::from_secs(5))?.success() {
                 return Ok(());
@@ -412,9 +413,12 @@ fn spawn_containerd(layout: &Layout) -> Result<Child> {
         .context(format!("opening {}", layout.log().display()))?;
     let path = std::env::var_os("PATH")
         .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    // The shim under test first, then the selected containerd's own shims
+    // (containerd-shim-runc-v2 of the same package).
     let mut search = vec![layout.bin_dir()];
+    search.extend(versions::containerd_dir());
     search.extend(std::env::split_paths(&path));
-    let mut cmd = Command::new("containerd");
+    let mut cmd = Command::new(versions::containerd_binary());
     cmd.arg("--config")
         .arg(layout.config())
         .env(

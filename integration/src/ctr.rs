@@ -212,7 +212,7 @@ impl<'a> Ctr<'a> {
 
     /// `ctr --address <sock> -n <ns> <args>` as a command.
     pub fn command<S: AsRef<str>>(&self, args: &[S]) -> Command {
-        let mut cmd = Command::new("ctr");
+        let mut cmd = Command::new(crate::versions::ctr_binary());
         cmd.arg("--address")
             .arg(self.containerd.layout().socket())
             .args(["-n", &self.namespace])

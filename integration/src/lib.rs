@@ -1,4 +1,5 @@
-//! Test harness for `containerd-shim-runsc-v1`: a private containerd 1.6 per test,
+//! Test harness for `containerd-shim-runsc-v1`: a private containerd (1.6 by default;
+//! another containerd and runsc with `E2E_CONTAINERD` and `E2E_RUNSC`) per test,
 //! offline OCI images, `ctr` helpers and leak checks.
 //!
 //! ```no_run
@@ -36,6 +37,7 @@ mod oci;
 mod preflight;
 mod procfs;
 mod teardown;
+mod versions;
 
 pub use command::{CmdOutput, Running};
 pub use config::{PAUSE_IMAGE, RUNSC_BINARY, RUNSC_RUNTIME_TYPE};
@@ -51,3 +53,7 @@ pub use layout::Layout;
 pub use locate::{shim_binary, SHIM_BINARY_ENV, SHIM_NAME};
 pub use preflight::{missing_requirements, report_skip};
 pub use teardown::down;
+pub use versions::{
+    containerd_binary, containerd_dir, containerd_major, containerd_version, ctr_binary,
+    runsc_binary, runsc_platform, CONTAINERD_DIR_ENV, RUNSC_ENV, RUNSC_PLATFORM_ENV,
+};

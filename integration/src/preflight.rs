@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use crate::config::RUNSC_BINARY;
+use crate::versions;
 
 /// Commands the harness runs, looked up on PATH.
-const COMMANDS: [&str; 4] = ["containerd", "ctr", "cc", "busybox"];
+const COMMANDS: [&str; 2] = ["cc", "busybox"];
 
 /// What is missing for end-to-end tests (root, containerd, ctr, runsc, a C
 /// compiler, busybox); empty when everything is there.
@@ -19,8 +19,19 @@ pub fn missing_requirements() -> Vec<String> {
             missing.push(format!("`{command}` on PATH"));
         }
     }
-    if !Path::new(RUNSC_BINARY).exists() {
-        missing.push(RUNSC_BINARY.to_string());
+    // containerd and ctr: on PATH, or in $E2E_CONTAINERD.
+    for binary in [versions::containerd_binary(), versions::ctr_binary()] {
+        let found = match binary.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(_) => binary.is_file(),
+            None => on_path(&binary.to_string_lossy()),
+        };
+        if !found {
+            missing.push(format!("`{}`", binary.display()));
+        }
+    }
+    let runsc = versions::runsc_binary();
+    if !Path::new(&runsc).exists() {
+        missing.push(runsc.display().to_string());
     }
     missing
 }

@@ -86,7 +86,7 @@ pub fn down(dir: &Path) -> Vec<String> {
 /// containerd still answers; this lets the shims clean up after themselves.
 fn remove_containers(layout: &Layout) {
     let ctr = |args: &[&str]| {
-        let mut cmd = Command::new("ctr");
+        let mut cmd = Command::new(crate::versions::ctr_binary());
         cmd.arg("--address").arg(layout.socket()).args(args);
         command::run(cmd, Duration::from_secs(30))
             .ok()
