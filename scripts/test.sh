@@ -22,6 +22,12 @@ step cargo clippy --workspace --all-targets -- -D warnings
 # does not build for another package's tests: build every binary first.
 step cargo build --workspace --all-targets
 step cargo test --workspace --no-fail-fast
+# The compatibility matrix: the smoke subset on the other containerd and runsc
+# versions (scripts/versions.sh), with the full suite's result above for the
+# system's pair; writes integration/compat.md and the README's table.
+default_result=pass
+[[ " ${failed[*]} " == *" cargo test --workspace --no-fail-fast "* ]] && default_result=fail
+MATRIX_DEFAULT_RESULT=$default_result step bash scripts/matrix.sh
 
 if ((${#failed[@]})); then
   printf '\ntest.sh: FAILED:\n' >&2

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# matrix.sh — the compatibility matrix: the e2e smoke subset (lifecycle, exec,
+# pods through CRI) on every containerd × runsc pair other than the system's
+# default one (whose full suite test.sh runs), with the versions from
+# scripts/versions.sh selected through the harness's E2E_CONTAINERD and
+# E2E_RUNSC. A pair whose packages cannot be downloaded is skipped with a
+# message. Writes the results to integration/compat.md and into the README
+# section between the compat-matrix markers.
+#
+#   MATRIX_DEFAULT_RESULT=pass|fail   the default pair's full-suite result (test.sh
+#                                     sets it); unset: the default pair runs the smoke
+#                                     subset like the others
+#   MATRIX_PAIRS="1.7.24/20221219 ..."   only these pairs (containerd/runsc)
+#
+# Run as root, after `cargo build --workspace --all-targets`. Exits non-zero if
+# any pair failed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+CONTAINERDS=(1.6.20 1.7.24 2.1.9)
+RUNSCS=(20221219 20240729)
+SMOKE=(--test lifecycle --test exec --test pods)
+OUT=integration/compat.md
+
+declare -A bin
+while IFS=$'\t' read -r pkg ver path why; do
+  if [[ $path == UNAVAILABLE ]]; then
+    bin[$pkg-$ver]=
+    echo "matrix.sh: $pkg $ver cannot be downloaded: $why"
+  else
+    bin[$pkg-$ver]=$path
+  fi
+done < <(bash scripts/versions.sh \
+  "${CONTAINERDS[@]/#/containerd=}" "${RUNSCS[@]/#/runsc=}")
+
+system_containerd=$(containerd --version 2>/dev/null | awk '{print $3}' | sed 's/[~+].*//')
+system_runsc=$(runsc --version 2>/dev/null | awk 'NR==1 {print $3}' | sed 's/^0\.0~//; s/\..*//')
+
+pairs=()
+if [[ -n ${MATRIX_PAIRS:-} ]]; then
+  read -r -a pairs <<<"$MATRIX_PAIRS"
+else
+  for c in "${CONTAINERDS[@]}"; do
+    for r in "${RUNSCS[@]}"; do pairs+=("$c/$r"); done
+  done
+fi
+
+rows=()
+failed=0
+start_all=$SECONDS
+for pair in "${pairs[@]}"; do
+  c=${pair%/*} r=${pair#*/}
+  if [[ $c == "$system_containerd" && $r == "$system_runsc" && -n ${MATRIX_DEFAULT_RESULT:-} ]]; then
+    rows+=("| $c | $r | full suite (system packages) | $MATRIX_DEFAULT_RESULT | |")
+    continue
+  fi
+  cdir=${bin[containerd-$c]-} rbin=${bin[runsc-$r]-}
+  if [[ -z $cdir || -z $rbin ]]; then
+    echo "matrix.sh: SKIP containerd $c / runsc $r: packages cannot be downloaded"
+    rows+=("| $c | $r | smoke | skipped (packages unavailable) | |")
+    continue
+  fi
+  printf '\n==> matrix: containerd %s / runsc %s\n' "$c" "$r"
+  log=$(mktemp)
+  t0=$SECONDS
+  if E2E_CONTAINERD=$cdir E2E_RUNSC=$rbin CI=${CI:-1} \
+    cargo test -p e2e "${SMOKE[@]}" --no-fail-fast 2>&1 | tee "$log" | grep -E '^test |test result'; then
+    result=pass
+  else
+    result=fail
+    failed=1
+  fi
+  # Also a failed test binary fails the pipeline's cargo.
+  grep -q 'test result: FAILED\|error: test failed\|error\[' "$log" && { result=fail; failed=1; }
+  passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$log")
+  nfailed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$log")
+  failures=$(grep -E '^test .* FAILED$' "$log" | awk '{print $2}' | sort -u | paste -sd, - || true)
+  rm -f "$log"
+  note="$passed passed, $nfailed failed, $((SECONDS - t0)) s"
+  [[ -n $failures ]] && note="$note; failed: ${failures//,/, }"
+  rows+=("| $c | $r | smoke | $result | $note |")
+done
+
+{
+  echo "Tested by \`scripts/matrix.sh\` on $(date -u +%Y-%m-%d) ($(uname -r), $(($SECONDS - start_all)) s):"
+  echo "containerd and runsc from Debian's packages (\`scripts/versions.sh\`), the shim"
+  echo "built from $(git rev-parse --short HEAD). Smoke = \`cargo test -p e2e ${SMOKE[*]}\`"
+  echo "(lifecycle, exec, pods through CRI incl. stop/remove without leaks)."
+  echo
+  echo "| containerd | runsc | tests | result | notes |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+} >"$OUT"
+cat "$OUT"
+
+# The README's copy, between the markers (left alone if they are missing).
+if grep -q '<!-- compat-matrix:begin -->' README.md; then
+  awk -v f="$OUT" '
+    /<!-- compat-matrix:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+    /<!-- compat-matrix:end -->/ { skip = 0 }
+    !skip' README.md >README.md.tmp && mv README.md.tmp README.md
+fi
+exit "$failed"
