@@ -22,6 +22,8 @@ step cargo clippy --workspace --all-targets -- -D warnings
 # does not build for another package's tests: build every binary first.
 step cargo build --workspace --all-targets
 step cargo test --workspace --no-fail-fast
+# A short fuzz run of the shim's parsers (FUZZ_SECONDS each; see scripts/fuzz.sh).
+step bash scripts/fuzz.sh
 # The compatibility matrix: the smoke subset on the other containerd and runsc
 # versions (scripts/versions.sh), with the full suite's result above for the
 # system's pair; writes integration/compat.md and the README's table.
