@@ -173,8 +173,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(missing) = harness::missing_requirements() {
-        eprintln!("bench: cannot run here: {missing}");
+    let missing = harness::missing_requirements();
+    if !missing.is_empty() {
+        eprintln!("bench: cannot run here: missing {}", missing.join(", "));
         return ExitCode::FAILURE;
     }
     match run(&opts) {
@@ -219,7 +220,10 @@ fn measure_all(
     bundle: &Bundle,
     report: &mut Report,
 ) -> Result<(), String> {
-    eprintln!("bench: `run true` latency, {} runs per configuration", opts.runs);
+    eprintln!(
+        "bench: `run true` latency, {} runs per configuration",
+        opts.runs
+    );
     run_latency(opts, containerd, ctr, bundle, report)?;
     eprintln!("bench: exec latency");
     for config in Config::SHIMS {
@@ -240,15 +244,17 @@ fn measure_all(
     let cri = containerd
         .cri()
         .map_err(|e| format!("connecting to CRI: {e}"))?;
-    for config in Config::SHIMS {
-        report
-            .pod_start
-            .insert(config, pod_start(opts, containerd, &cri, config));
-    }
+    // Memory first and the Go peer last: its pods cannot be stopped (StopPodSandbox
+    // times out), so they stay until the fixture's teardown.
     for config in Config::SHIMS {
         report
             .pod_mem
             .insert(config, pod_memory(containerd, &cri, config));
+    }
+    for config in Config::SHIMS {
+        report
+            .pod_start
+            .insert(config, pod_start(opts, containerd, &cri, config));
     }
     Ok(())
 }
@@ -357,7 +363,12 @@ impl Bundle {
             ("runc", &self.runc_root, &[][..]),
             (RUNSC_BINARY, &self.runsc_root, &["--network=none"][..]),
         ] {
-            let Ok(out) = Command::new(bin).arg("--root").arg(root).args(extra).args(["list", "-q"]).output()
+            let Ok(out) = Command::new(bin)
+                .arg("--root")
+                .arg(root)
+                .args(extra)
+                .args(["list", "-q"])
+                .output()
             else {
                 continue;
             };
@@ -387,23 +398,40 @@ struct Report {
     pod_mem: HashMap<Config, Result<PodMemory, String>>,
 }
 
-fn ctr_run_true(ctr: &Ctr<'_>, config: Config) -> Result<f64, String> {
+/// Runs `ctr <args>` and returns its wall time in ms, measured here (stdout
+/// discarded, stderr kept for the error).
+fn timed_ctr(ctr: &Ctr<'_>, args: &[String]) -> Result<f64, String> {
+    let mut cmd = ctr.command(args);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let out = cmd.output().map_err(|e| format!("ctr: {e}"))?;
+    let elapsed = ms(start.elapsed());
+    if out.status.success() {
+        Ok(elapsed)
+    } else {
+        Err(format!(
+            "ctr {}: {}: {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn ctr_run_true(containerd: &Containerd, ctr: &Ctr<'_>, config: Config) -> Result<f64, String> {
     let runtime = config.runtime().expect("a shim configuration");
     let id = ctr.new_id("b");
-    let out = ctr.run(&Run::new(runtime, &id, &["true"]));
-    if out.success() {
-        Ok(ms(out.elapsed))
-    } else {
-        ctr.remove(&id);
-        Err(format!("{config:?}: {out}"))
-    }
+    let args = Run::new(runtime, &id, &["true"]).ctr_args(containerd.layout());
+    timed_ctr(ctr, &args).inspect_err(|_| ctr.remove(&id))
 }
 
 /// Every round runs each configuration once, in turn, so that load changes on
 /// the host hit all of them alike. One warm-up round is not counted.
 fn run_latency(
     opts: &Opts,
-    _containerd: &Containerd,
+    containerd: &Containerd,
     ctr: &Ctr<'_>,
     bundle: &Bundle,
     report: &mut Report,
@@ -412,10 +440,11 @@ fn run_latency(
     for round in 0..=opts.runs {
         for config in CONFIGS {
             let result = match config {
-                Config::BareRunc | Config::BareRunsc => {
-                    bundle.run_true(config, &format!("bench-bare-{}-{round}", std::process::id()))
-                }
-                _ => ctr_run_true(ctr, config),
+                Config::BareRunc | Config::BareRunsc => bundle.run_true(
+                    config,
+                    &format!("bench-bare-{}-{round}", std::process::id()),
+                ),
+                _ => ctr_run_true(containerd, ctr, config),
             };
             if round > 0 {
                 report.run.entry(config).or_default().push(result);
@@ -440,12 +469,8 @@ fn exec_latency(opts: &Opts, ctr: &Ctr<'_>, config: Config) -> Samples {
     }
     for i in 0..=opts.runs {
         let exec_id = format!("e{i}");
-        let out = ctr.ctr(&["tasks", "exec", "--exec-id", &exec_id, &id, "true"]);
-        let result = if out.success() {
-            Ok(ms(out.elapsed))
-        } else {
-            Err(format!("{config:?}: {out}"))
-        };
+        let args = ["tasks", "exec", "--exec-id", &exec_id, &id, "true"].map(String::from);
+        let result = timed_ctr(ctr, &args);
         if i > 0 {
             samples.push(result);
         }
@@ -471,10 +496,9 @@ fn log_throughput(
     for round in 0..opts.runs {
         for config in CONFIGS {
             let cmd = match config.runtime() {
-                None => bundle.command(
-                    config,
-                    &format!("bench-log-{}-{round}", std::process::id()),
-                ),
+                None => {
+                    bundle.command(config, &format!("bench-log-{}-{round}", std::process::id()))
+                }
                 Some(runtime) => {
                     let id = ctr.new_id("l");
                     ctr.command(&Run::new(runtime, &id, &args).ctr_args(containerd.layout()))
@@ -587,7 +611,14 @@ fn status_kb(pid: i32, field: &str) -> u64 {
     fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 
@@ -597,6 +628,7 @@ struct Memory {
     shims: Vec<i32>,
     shim_rss_kb: u64,
     shim_anon_kb: u64,
+    shim_file_kb: u64,
     /// Processes below the shims: sandbox, gofer, runsc helpers, container processes.
     sandbox: usize,
     gofer: usize,
@@ -609,14 +641,10 @@ impl Memory {
     fn helpers_per_container(&self) -> f64 {
         self.helpers.len() as f64 / self.containers.max(1) as f64
     }
-
-    fn procs_per_container(&self) -> f64 {
-        (self.sandbox + self.gofer + self.helpers.len()) as f64 / self.containers.max(1) as f64
-    }
 }
 
 /// Shims of this containerd in `namespace` and everything below them.
-fn snapshot(containerd: &Containerd, namespace: &str, containers: usize) -> Memory {
+fn snapshot(containerd: &Containerd, namespace: &str, containers: usize, before: &[i32]) -> Memory {
     let socket = containerd.socket().display().to_string();
     let procs = all_procs();
     let flag = |p: &Proc, name: &str| {
@@ -631,21 +659,20 @@ fn snapshot(containerd: &Containerd, namespace: &str, containers: usize) -> Memo
         .filter(|p| p.program().starts_with("containerd-shim"))
         .filter(|p| flag(p, "-address").as_deref() == Some(socket.as_str()))
         .filter(|p| flag(p, "-namespace").as_deref() == Some(namespace))
+        .filter(|p| !before.contains(&p.pid))
         .map(|p| p.pid)
         .collect();
     let mut m = Memory {
         containers,
         shim_rss_kb: shims.iter().map(|p| status_kb(*p, "VmRSS:")).sum(),
         shim_anon_kb: shims.iter().map(|p| status_kb(*p, "RssAnon:")).sum(),
+        shim_file_kb: shims.iter().map(|p| status_kb(*p, "RssFile:")).sum(),
         shims: shims.clone(),
         ..Memory::default()
     };
     let mut parents = shims;
     while !parents.is_empty() {
-        let children: Vec<&Proc> = procs
-            .iter()
-            .filter(|p| parents.contains(&p.ppid))
-            .collect();
+        let children: Vec<&Proc> = procs.iter().filter(|p| parents.contains(&p.ppid)).collect();
         for c in &children {
             m.runtime_rss_kb += status_kb(c.pid, "VmRSS:");
             match (c.program(), c.runsc_subcommand()) {
@@ -676,12 +703,12 @@ fn ctr_memory(containerd: &Containerd, ctr: &Ctr<'_>, config: Config) -> Result<
         }
         if i == 0 {
             thread::sleep(Duration::from_secs(2));
-            one = Some(snapshot(containerd, ctr.namespace(), 1));
+            one = Some(snapshot(containerd, ctr.namespace(), 1, &[]));
         }
     }
     let five = result.map(|()| {
         thread::sleep(Duration::from_secs(2));
-        snapshot(containerd, ctr.namespace(), 5)
+        snapshot(containerd, ctr.namespace(), 5, &[])
     });
     for id in &ids {
         ctr.remove(id);
@@ -719,7 +746,8 @@ fn pod_start(opts: &Opts, containerd: &Containerd, cri: &Cri<'_>, config: Config
         let pod = match cri.run_pod(&spec) {
             Ok(p) => p,
             Err(e) => {
-                r.sandbox.push(Err(format!("{handler}: RunPodSandbox: {e}")));
+                r.sandbox
+                    .push(Err(format!("{handler}: RunPodSandbox: {e}")));
                 continue;
             }
         };
@@ -732,9 +760,7 @@ fn pod_start(opts: &Opts, containerd: &Containerd, cri: &Cri<'_>, config: Config
         } else {
             Ok(0.0)
         };
-        if let Err(e) = cri.stop_pod(&pod).and_then(|()| cri.remove_pod(&pod)) {
-            eprintln!("  {handler}: removing pod: {e}");
-        }
+        remove_pod(cri, &pod, config);
         if i > 0 {
             r.sandbox.push(Ok(sandbox));
             if app {
@@ -746,6 +772,17 @@ fn pod_start(opts: &Opts, containerd: &Containerd, cri: &Cri<'_>, config: Config
     r
 }
 
+/// StopPodSandbox + RemovePodSandbox, except for the Go peer, whose pods cannot
+/// be stopped (left to the fixture's teardown).
+fn remove_pod(cri: &Cri<'_>, pod: &harness::Pod, config: Config) {
+    if config == Config::GoPeer {
+        return;
+    }
+    if let Err(e) = cri.stop_pod(pod).and_then(|()| cri.remove_pod(pod)) {
+        eprintln!("  {}: removing pod: {e}", pod.handler);
+    }
+}
+
 #[derive(Debug, Clone)]
 struct PodMemory {
     /// Pod + 1 container (none for the Go peer).
@@ -755,12 +792,10 @@ struct PodMemory {
 }
 
 /// A pod with one `sleep` container, then five (the Go peer: the sandbox alone).
-fn pod_memory(
-    containerd: &Containerd,
-    cri: &Cri<'_>,
-    config: Config,
-) -> Result<PodMemory, String> {
+fn pod_memory(containerd: &Containerd, cri: &Cri<'_>, config: Config) -> Result<PodMemory, String> {
     let handler = config.handler().expect("a shim configuration");
+    // Only shims started for this pod count (the Go peer's pods cannot be stopped).
+    let before = snapshot(containerd, harness::CRI_NAMESPACE, 0, &[]).shims;
     let pod = cri
         .run_pod(&PodSpec::new(&format!("bench-mem-{handler}"), handler))
         .map_err(|e| format!("{handler}: RunPodSandbox: {e}"))?;
@@ -777,14 +812,12 @@ fn pod_memory(
         }
         if i == 0 {
             thread::sleep(Duration::from_secs(2));
-            one = Some(snapshot(containerd, harness::CRI_NAMESPACE, 1));
+            one = Some(snapshot(containerd, harness::CRI_NAMESPACE, 1, &before));
         }
     }
     thread::sleep(Duration::from_secs(2));
-    let five = snapshot(containerd, harness::CRI_NAMESPACE, count);
-    if let Err(e) = cri.stop_pod(&pod).and_then(|()| cri.remove_pod(&pod)) {
-        eprintln!("  {handler}: removing pod: {e}");
-    }
+    let five = snapshot(containerd, harness::CRI_NAMESPACE, count, &before);
+    remove_pod(cri, &pod, config);
     result.map(|()| PodMemory { one, five })
 }
 
@@ -842,7 +875,10 @@ fn machine() -> String {
         first_line("containerd", &["--version"]),
         first_line("runc", &["--version"]),
         first_line(RUNSC_BINARY, &["--version"]),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
     )
 }
 
@@ -850,7 +886,14 @@ fn status_file_kb(path: &str, field: &str) -> u64 {
     fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 
@@ -963,7 +1006,7 @@ impl Report {
         let _ = writeln!(
             out,
             "\n### Shim memory and host processes, `ctr run -d … sleep 3600`\n\n\
-             | configuration | shims, 1 ctr | shim VmRSS, 1 ctr | shims, 5 ctrs | shim VmRSS, 5 ctrs (sum) | × Go peer (1 / 5) | runsc helpers per ctr (besides sandbox+gofer) | sandbox+gofer+helper procs, 5 ctrs | runtime procs VmRSS, 5 ctrs |\n\
+             | configuration | shims, 1 ctr | shim VmRSS, 1 ctr (RssAnon + RssFile) | shims, 5 ctrs | shim VmRSS, 5 ctrs (sum) | × Go peer (1 / 5) | runsc helpers per ctr (besides sandbox+gofer) | sandbox+gofer+helper procs, 5 ctrs | runtime procs VmRSS, 5 ctrs |\n\
              |---|---:|---:|---:|---:|---:|---:|---|---:|"
         );
         let (peer_one, peer_five) = match self.ctr_mem.get(&Config::GoPeer) {
@@ -978,10 +1021,12 @@ impl Report {
                 Some(Ok(CtrMemory { one, five })) => {
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {} | {} | {} | {} / {} | {:.1} ({}) | {} sandbox, {} gofer, {} helpers | {} |",
+                        "| {} | {} | {} ({} + {} kB) | {} | {} | {} / {} | {:.1} ({}) | {} sandbox, {} gofer, {} helpers | {} |",
                         c.label(),
                         one.shims.len(),
                         mib(one.shim_rss_kb),
+                        one.shim_anon_kb,
+                        one.shim_file_kb,
                         five.shims.len(),
                         mib(five.shim_rss_kb),
                         ratio(Some(one.shim_rss_kb as f64), peer_one),
@@ -1003,7 +1048,7 @@ impl Report {
         let _ = writeln!(
             out,
             "\n### Shim memory and host processes, CRI pod (`sleep` containers; the pause container is not counted)\n\n\
-             | handler | shims | shim VmRSS, pod + 1 ctr | shim VmRSS, pod + 5 ctrs | RssAnon, pod + 5 | runsc helpers, pod + 5 ctrs | sandbox / gofer procs | runtime procs VmRSS |\n\
+             | handler | shims | shim VmRSS, pod + 1 ctr | shim VmRSS, pod + 5 ctrs | RssAnon + RssFile, pod + 5 | runsc helpers, pod + 5 ctrs | sandbox / gofer procs | runtime procs VmRSS |\n\
              |---|---:|---:|---:|---:|---|---|---:|"
         );
         for c in Config::SHIMS {
@@ -1021,9 +1066,10 @@ impl Report {
                     };
                     let _ = writeln!(
                         out,
-                        "| `{handler}` | {} | {one} | {five} | {} | {} ({}) | {} / {} | {} |",
+                        "| `{handler}` | {} | {one} | {five} | {} + {} kB | {} ({}) | {} / {} | {} |",
                         p.five.shims.len(),
-                        mib(p.five.shim_anon_kb),
+                        p.five.shim_anon_kb,
+                        p.five.shim_file_kb,
                         p.five.helpers.len(),
                         summarize(&p.five.helpers),
                         p.five.sandbox,
