@@ -449,3 +449,44 @@ fn update_resources_without_runsc_support_is_unimplemented() {
     remove_pod(&cri, &pod);
     containerd.assert_no_leaks();
 }
+
+/// Exits of a pod's containers come from the sandbox's control server: no
+/// `runsc wait` process per container (gVisor's Go shim keeps one each).
+#[test]
+fn pod_containers_need_no_runsc_wait_process() {
+    let Some(containerd) = shim_containerd("pod_containers_need_no_runsc_wait_process") else {
+        return;
+    };
+    let cri = containerd.cri().unwrap();
+    let pod = cri
+        .run_pod(&PodSpec::new("nowait", "runsc").host_network())
+        .unwrap();
+    for i in 0..3 {
+        let c = cri
+            .create_container(&pod, &format!("c{i}"), &["sleep", "600"])
+            .unwrap();
+        cri.start_container(&c).unwrap();
+    }
+    let waits: Vec<_> = processes()
+        .into_iter()
+        .filter(|(_, a)| a[0].contains("runsc") && a.iter().any(|x| x == "wait"))
+        .filter(|(_, a)| a.iter().any(|x| x.contains(&pod.id)))
+        .collect();
+    assert!(waits.is_empty(), "runsc wait processes: {waits:?}");
+    assert!(
+        containerd.log_tail(400).contains(&format!(
+            "sandbox {}: container exits by in-process wait",
+            pod.id
+        )),
+        "the shim should say which path it took"
+    );
+    // The exit still arrives when a container stops.
+    let c = cri
+        .create_container(&pod, "short", &["sh", "-c", "exit 6"])
+        .unwrap();
+    cri.start_container(&c).unwrap();
+    let done = cri.wait_container_exited(&c, WAIT).unwrap();
+    assert_eq!(done.exit_code, 6, "{done:?}");
+    remove_pod(&cri, &pod);
+    containerd.assert_no_leaks();
+}

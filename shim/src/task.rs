@@ -35,7 +35,7 @@ use containerd_shim::{
 };
 use log::{info, warn};
 use nix::{sys::signal, unistd::Pid};
-use runsc::{CreateOpts, ExecOpts, KillOpts, Runsc, Spawner};
+use runsc::{ControlClient, CreateOpts, ExecOpts, KillOpts, Runsc, Spawner};
 use tokio::{io::unix::AsyncFd, sync::OnceCell};
 
 use crate::{
@@ -417,7 +417,13 @@ impl TaskService {
             c.runsc.start(&c.id, io).await?;
             c.state().init.io = handles;
         }
-        tokio::spawn(wait_subcontainer(self.events.clone(), c.clone()));
+        if let Role::Subcontainer { sandbox_id } = &c.role {
+            tokio::spawn(wait_subcontainer(
+                self.events.clone(),
+                c.clone(),
+                sandbox_id.clone(),
+            ));
+        }
         Ok(pid)
     }
 
@@ -881,14 +887,46 @@ async fn explain_usage_error(e: Error, runsc: &Runsc) -> Error {
     }
 }
 
-/// Waits for a subcontainer with `runsc wait` and publishes its exit. When
-/// the wait fails (the sandbox died), the container counts as killed.
-async fn wait_subcontainer(events: EventSender, c: Arc<Container>) {
-    let status = match c.runsc.wait(&c.id, None).await {
-        Ok(w) => w.exit_status,
+/// Logs, once per sandbox, how its containers' exits are learnt.
+fn log_wait_path(sandbox_id: &str, how: impl FnOnce() -> String) {
+    static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut logged = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
+    if !logged.iter().any(|s| s == sandbox_id) {
+        info!("sandbox {sandbox_id}: container exits by {}", how());
+        logged.push(sandbox_id.to_string());
+    }
+}
+
+/// Waits for a subcontainer and publishes its exit: through the sandbox's
+/// control server when the runsc at hand has one the shim understands (no
+/// process needed), else with `runsc wait`. When the wait fails (the
+/// sandbox died), the container counts as killed.
+async fn wait_subcontainer(events: EventSender, c: Arc<Container>, sandbox_id: String) {
+    let killed = 128 + signal::Signal::SIGKILL as i32;
+    let status = match ControlClient::connect(&c.runsc.options().root, &sandbox_id).await {
+        Ok(control) => {
+            log_wait_path(&sandbox_id, || {
+                format!(
+                    "in-process wait through its control server {:?}",
+                    control.address()
+                )
+            });
+            control.wait(&c.id).await.unwrap_or_else(|e| {
+                warn!("waiting for container {}: {e}", c.id);
+                killed
+            })
+        }
         Err(e) => {
-            warn!("waiting for container {}: {e}", c.id);
-            128 + signal::Signal::SIGKILL as i32
+            log_wait_path(&sandbox_id, || {
+                format!("`runsc wait` (its control server is not usable here: {e})")
+            });
+            match c.runsc.wait(&c.id, None).await {
+                Ok(w) => w.exit_status,
+                Err(e) => {
+                    warn!("waiting for container {}: {e}", c.id);
+                    killed
+                }
+            }
         }
     };
     let mut st = c.state();

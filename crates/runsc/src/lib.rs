@@ -10,6 +10,7 @@
 //! Checked against runsc 0.0~20221219 (Debian).
 
 mod client;
+mod control;
 mod error;
 mod logfile;
 mod options;
@@ -18,6 +19,7 @@ mod stdio;
 mod types;
 
 pub use client::{Runsc, DEFAULT_LONG_TIMEOUT, DEFAULT_SHORT_TIMEOUT};
+pub use control::{ControlAddress, ControlClient};
 pub use error::{Error, Result};
 pub use options::{CreateOpts, ExecOpts, GlobalOptions, KillOpts};
 pub use spawn::{subcommand_of, DirectSpawner, Output, Spawner};

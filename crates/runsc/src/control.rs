@@ -1,0 +1,224 @@
+//! An in-process client of a running sandbox's control server, so that
+//! waiting for a container needs no `runsc wait` process (~17 MB each).
+//!
+//! The server speaks gVisor's urpc over a SOCK_STREAM unix socket: a call is
+//! the JSON value `{"method": M, "arg": A}`, a reply `{"success": bool,
+//! "err": String, "result": R}`, back to back without framing. Where it
+//! listens differs by release: runsc 20240729 records a socket path as
+//! `sandbox.controlSocketPath` in the sandbox's state file in the runsc
+//! root; runsc 20221219 uses the abstract name `runsc-sandbox.<sandbox id>`
+//! (with the trailing NUL Go puts in abstract socket addresses).
+//! This is runsc's internal interface: callers fall back to the CLI when
+//! [`ControlClient::connect`] fails.
+
+use std::{
+    io,
+    os::{
+        linux::net::SocketAddrExt,
+        unix::net::{SocketAddr, UnixStream as StdUnixStream},
+    },
+    path::{Path, PathBuf},
+};
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::UnixStream,
+};
+
+/// Where a sandbox's control server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlAddress {
+    /// A filesystem socket (runsc 20240729 and later).
+    Path(PathBuf),
+    /// An abstract socket name, without the leading NUL (runsc 20221219;
+    /// its name ends in a NUL byte).
+    Abstract(String),
+}
+
+/// A connection-per-call client of one sandbox's control server.
+#[derive(Debug, Clone)]
+pub struct ControlClient {
+    address: ControlAddress,
+}
+
+#[derive(Serialize)]
+struct Call<'a, A> {
+    method: &'a str,
+    arg: &'a A,
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    #[serde(default)]
+    success: bool,
+    #[serde(default)]
+    err: String,
+    #[serde(default)]
+    result: Value,
+}
+
+impl ControlClient {
+    /// Finds the control server of sandbox `sandbox_id` whose state lives in
+    /// the runsc root `root`, and checks that it accepts connections.
+    pub async fn connect(root: &Path, sandbox_id: &str) -> io::Result<Self> {
+        let client = Self {
+            address: find_address(root, sandbox_id),
+        };
+        client.open().await.map(drop)?;
+        Ok(client)
+    }
+
+    /// Where the server listens.
+    pub fn address(&self) -> &ControlAddress {
+        &self.address
+    }
+
+    async fn open(&self) -> io::Result<UnixStream> {
+        let std = match &self.address {
+            ControlAddress::Path(p) => StdUnixStream::connect(p)?,
+            ControlAddress::Abstract(name) => {
+                StdUnixStream::connect_addr(&SocketAddr::from_abstract_name(name.as_bytes())?)?
+            }
+        };
+        std.set_nonblocking(true)?;
+        UnixStream::from_std(std)
+    }
+
+    /// Calls `method` with `arg`; an error reply becomes an
+    /// [`io::ErrorKind::Other`] error carrying the server's message.
+    pub async fn call<A: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        arg: &A,
+    ) -> io::Result<R> {
+        let mut stream = self.open().await?;
+        let request = serde_json::to_vec(&Call { method, arg })?;
+        stream.write_all(&request).await?;
+        let reply: Reply = read_value(&mut stream).await?;
+        if !reply.success {
+            return Err(io::Error::other(format!("{method}: {}", reply.err)));
+        }
+        serde_json::from_value(reply.result).map_err(io::Error::other)
+    }
+
+    /// Waits for container `cid`'s init to exit; returns its exit status
+    /// (128 + signal when killed). An error means the sandbox went away.
+    pub async fn wait(&self, cid: &str) -> io::Result<i32> {
+        let status: u32 = self.call("containerManager.Wait", &cid).await?;
+        Ok(exit_code(status))
+    }
+}
+
+/// Reads one JSON value from `stream` (values arrive without framing).
+async fn read_value<T: DeserializeOwned>(stream: &mut UnixStream) -> io::Result<T> {
+    let mut buf = Vec::with_capacity(256);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the sandbox closed the control connection",
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut values = serde_json::Deserializer::from_slice(&buf).into_iter::<T>();
+        match values.next() {
+            Some(Ok(v)) => return Ok(v),
+            Some(Err(e)) if e.is_eof() => continue,
+            Some(Err(e)) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            None => continue,
+        }
+    }
+}
+
+/// The control address of a sandbox: the path its state file records, else
+/// runsc 20221219's abstract name.
+fn find_address(root: &Path, sandbox_id: &str) -> ControlAddress {
+    let state = root.join(format!("{sandbox_id}_sandbox:{sandbox_id}.state"));
+    std::fs::read(state)
+        .ok()
+        .and_then(|data| serde_json::from_slice::<Value>(&data).ok())
+        .and_then(|v| {
+            v.pointer("/sandbox/controlSocketPath")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        })
+        .map(ControlAddress::Path)
+        // Go's sockaddr for an abstract name keeps a trailing NUL.
+        .unwrap_or_else(|| ControlAddress::Abstract(format!("runsc-sandbox.{sandbox_id}\0")))
+}
+
+/// A unix wait status as an exit code: the status of an exit, or 128 + the
+/// signal that killed the process.
+fn exit_code(wait_status: u32) -> i32 {
+    let signal = wait_status & 0x7f;
+    if signal == 0 {
+        ((wait_status >> 8) & 0xff) as i32
+    } else {
+        128 + signal as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_statuses_become_exit_codes() {
+        assert_eq!(exit_code(0), 0);
+        assert_eq!(exit_code(3 << 8), 3);
+        assert_eq!(exit_code(9), 137);
+        assert_eq!(exit_code(15), 143);
+    }
+
+    #[test]
+    fn address_from_the_state_file_or_the_abstract_name() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            find_address(dir.path(), "p1"),
+            ControlAddress::Abstract("runsc-sandbox.p1\0".into())
+        );
+        std::fs::write(
+            dir.path().join("p1_sandbox:p1.state"),
+            r#"{"sandbox": {"id": "p1", "controlSocketPath": "/run/x/p1.sock"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            find_address(dir.path(), "p1"),
+            ControlAddress::Path("/run/x/p1.sock".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn calls_and_replies_over_a_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctl.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let server = tokio::spawn(async move {
+            for reply in [
+                r#"{"success":true,"err":"","result":768}"#,
+                r#"{"success":false,"err":"no such container","result":null}"#,
+            ] {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let call: Value = read_value(&mut s).await.unwrap();
+                assert_eq!(call["method"], "containerManager.Wait");
+                assert_eq!(call["arg"], "c1");
+                // Split the reply to exercise reassembly.
+                let (a, b) = reply.split_at(7);
+                s.write_all(a.as_bytes()).await.unwrap();
+                s.write_all(b.as_bytes()).await.unwrap();
+            }
+        });
+        let client = ControlClient {
+            address: ControlAddress::Path(path),
+        };
+        assert_eq!(client.wait("c1").await.unwrap(), 3);
+        let err = client.wait("c1").await.unwrap_err().to_string();
+        assert!(err.contains("no such container"), "{err}");
+        server.await.unwrap();
+    }
+}
