@@ -40,7 +40,9 @@ fn run_and_exec_with_a_terminal() {
     let ctr = containerd.namespace("tty").unwrap();
     let id = ctr.new_id("tty");
     let config = containerd.runsc_config().display().to_string();
-    let script = "test -t 0 && test -t 1 && echo TTY-YES; stty size; exit 4";
+    // ctr applies the window size with a ResizePty right after the start
+    // (its specs carry none): give it a moment, then the size must be there.
+    let script = "test -t 0 && test -t 1 && echo TTY-YES; sleep 2; echo size; stty size; exit 4";
     let (code, out) = under_pty(
         &ctr,
         &[
@@ -67,9 +69,6 @@ fn run_and_exec_with_a_terminal() {
 
     let long = ctr.new_id("ttyexec");
     e2e::run_detached(&ctr, &long, &["sleep", "600"]);
-    // ctr sends no window size in an exec's spec, only a ResizePty right
-    // after the start: give it a moment, then the size must be there.
-    let script = "test -t 0 && test -t 1 && echo TTY-YES; sleep 1; stty size; exit 4";
     let (code, out) = under_pty(
         &ctr,
         &[
