@@ -33,7 +33,7 @@ use containerd_shim::{
     util::convert_to_any,
     Task, TtrpcContext, TtrpcResult,
 };
-use log::{info, warn};
+use log::{debug, info, warn};
 use nix::{sys::signal, unistd::Pid};
 use runsc::{ControlClient, CreateOpts, ExecOpts, KillOpts, Runsc, Spawner};
 use tokio::{io::unix::AsyncFd, sync::OnceCell};
@@ -104,6 +104,16 @@ impl TaskService {
             cgroup_mode: CgroupMode::detect(),
             update_supported: OnceCell::new(),
         }
+    }
+
+    /// The control server of the sandbox container `c` runs in.
+    fn control(&self, c: &Container) -> ControlClient {
+        let sandbox = match &c.role {
+            Role::Sandbox => &c.id,
+            Role::Subcontainer { sandbox_id } => sandbox_id,
+        };
+        ControlClient::locate(&c.runsc.options().root, sandbox)
+            .with_deadline(c.runsc.short_timeout())
     }
 
     fn container(&self, id: &str) -> Result<Arc<Container>> {
@@ -611,6 +621,16 @@ impl TaskService {
                 pid: Some(sandbox_pid),
             }
         };
+        // The sandbox's control server first (no runsc process); runsc kill
+        // when it cannot help, which also gives runsc's own error texts.
+        let control = self.control(&c);
+        match control
+            .signal(&c.id, req.signal as i32, opts.pid, opts.all)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e) => debug!("{what}: signal through the control server: {e}"),
+        }
         match c.runsc.kill(&c.id, req.signal as i32, opts).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_gone() => stopped(),
@@ -807,7 +827,13 @@ impl TaskService {
 
     async fn pids(&self, id: &str) -> Result<PidsResponse> {
         let c = self.container(id)?;
-        let pids = c.runsc.ps(id).await?;
+        let pids = match self.control(&c).processes(id).await {
+            Ok(pids) => pids,
+            Err(e) => {
+                debug!("container {id}: processes through the control server: {e}");
+                c.runsc.ps(id).await?
+            }
+        };
         let st = c.state();
         let mut processes = Vec::with_capacity(pids.len());
         for pid in pids {

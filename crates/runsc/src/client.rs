@@ -72,6 +72,11 @@ impl Runsc {
         }
     }
 
+    /// The deadline of short calls (see [`Runsc::with_timeout`]).
+    pub fn short_timeout(&self) -> Duration {
+        self.short_timeout
+    }
+
     /// The global options.
     pub fn options(&self) -> &GlobalOptions {
         &self.options

@@ -18,6 +18,7 @@ use std::{
         unix::net::{SocketAddr, UnixStream as StdUnixStream},
     },
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -41,6 +42,7 @@ pub enum ControlAddress {
 #[derive(Debug, Clone)]
 pub struct ControlClient {
     address: ControlAddress,
+    deadline: Option<Duration>,
 }
 
 #[derive(Serialize)]
@@ -60,12 +62,28 @@ struct Reply {
 }
 
 impl ControlClient {
-    /// Finds the control server of sandbox `sandbox_id` whose state lives in
-    /// the runsc root `root`, and checks that it accepts connections.
-    pub async fn connect(root: &Path, sandbox_id: &str) -> io::Result<Self> {
-        let client = Self {
+    /// The control server of sandbox `sandbox_id` whose state lives in the
+    /// runsc root `root`; nothing is checked until a call.
+    pub fn locate(root: &Path, sandbox_id: &str) -> Self {
+        Self {
             address: find_address(root, sandbox_id),
-        };
+            deadline: None,
+        }
+    }
+
+    /// Bounds every call but [`ControlClient::wait`] by `deadline`: a
+    /// frozen sandbox then fails the call with [`io::ErrorKind::TimedOut`].
+    pub fn with_deadline(self, deadline: Duration) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..self
+        }
+    }
+
+    /// Like [`ControlClient::locate`], and checks that the server accepts
+    /// connections.
+    pub async fn connect(root: &Path, sandbox_id: &str) -> io::Result<Self> {
+        let client = Self::locate(root, sandbox_id);
         client.open().await.map(drop)?;
         Ok(client)
     }
@@ -93,6 +111,24 @@ impl ControlClient {
         method: &str,
         arg: &A,
     ) -> io::Result<R> {
+        match self.deadline {
+            Some(d) => tokio::time::timeout(d, self.call_unbounded(method, arg))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{method} timed out after {d:?}"),
+                    ))
+                }),
+            None => self.call_unbounded(method, arg).await,
+        }
+    }
+
+    async fn call_unbounded<A: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        arg: &A,
+    ) -> io::Result<R> {
         let mut stream = self.open().await?;
         let request = serde_json::to_vec(&Call { method, arg })?;
         stream.write_all(&request).await?;
@@ -106,8 +142,56 @@ impl ControlClient {
     /// Waits for container `cid`'s init to exit; returns its exit status
     /// (128 + signal when killed). An error means the sandbox went away.
     pub async fn wait(&self, cid: &str) -> io::Result<i32> {
-        let status: u32 = self.call("containerManager.Wait", &cid).await?;
+        let status: u32 = self.call_unbounded("containerManager.Wait", &cid).await?;
         Ok(exit_code(status))
+    }
+}
+
+impl ControlClient {
+    /// Sandbox pids of container `cid`'s processes (like `runsc ps`).
+    pub async fn processes(&self, cid: &str) -> io::Result<Vec<i32>> {
+        #[derive(Deserialize)]
+        struct Process {
+            pid: i32,
+        }
+        let list: Option<Vec<Process>> = self.call("containerManager.Processes", &cid).await?;
+        Ok(list
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.pid)
+            .collect())
+    }
+
+    /// Sends `signo` to container `cid`'s init, to the process with sandbox
+    /// pid `pid`, or with `all` to every process of the container (like
+    /// `runsc kill [--all] [--pid]`).
+    pub async fn signal(
+        &self,
+        cid: &str,
+        signo: i32,
+        pid: Option<i32>,
+        all: bool,
+    ) -> io::Result<()> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct SignalArgs<'a> {
+            #[serde(rename = "CID")]
+            cid: &'a str,
+            signo: i32,
+            #[serde(rename = "PID")]
+            pid: i32,
+            /// 0: one process, 1: all processes of the container.
+            mode: i32,
+        }
+        let args = SignalArgs {
+            cid,
+            signo,
+            pid: pid.unwrap_or(0),
+            mode: i32::from(all),
+        };
+        self.call::<_, Value>("containerManager.Signal", &args)
+            .await
+            .map(drop)
     }
 }
 
@@ -194,6 +278,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn signal_and_processes_speak_runscs_argument_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctl.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let server = tokio::spawn(async move {
+            let mut calls = Vec::new();
+            for reply in [
+                r#"{"success":true,"err":"","result":null}"#,
+                r#"{"success":true,"err":"","result":[{"pid":1,"cmd":"sleep"},{"pid":7}]}"#,
+            ] {
+                let (mut s, _) = listener.accept().await.unwrap();
+                calls.push(read_value::<Value>(&mut s).await.unwrap());
+                s.write_all(reply.as_bytes()).await.unwrap();
+            }
+            calls
+        });
+        let client = ControlClient {
+            address: ControlAddress::Path(path),
+            deadline: None,
+        };
+        client.signal("c1", 15, Some(7), false).await.unwrap();
+        assert_eq!(client.processes("c1").await.unwrap(), [1, 7]);
+        let calls = server.await.unwrap();
+        assert_eq!(
+            calls[0],
+            serde_json::json!({"method": "containerManager.Signal",
+                               "arg": {"CID": "c1", "Signo": 15, "PID": 7, "Mode": 0}})
+        );
+        assert_eq!(calls[1]["method"], "containerManager.Processes");
+    }
+
+    #[tokio::test]
     async fn calls_and_replies_over_a_stream() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ctl.sock");
@@ -215,6 +331,7 @@ mod tests {
         });
         let client = ControlClient {
             address: ControlAddress::Path(path),
+            deadline: None,
         };
         assert_eq!(client.wait("c1").await.unwrap(), 3);
         let err = client.wait("c1").await.unwrap_err().to_string();
