@@ -14,8 +14,12 @@
 use std::{
     io,
     os::{
+        fd::AsRawFd,
         linux::net::SocketAddrExt,
-        unix::net::{SocketAddr, UnixStream as StdUnixStream},
+        unix::{
+            fs::OpenOptionsExt,
+            net::{SocketAddr, UnixStream as StdUnixStream},
+        },
     },
     path::{Path, PathBuf},
     time::Duration,
@@ -95,7 +99,7 @@ impl ControlClient {
 
     async fn open(&self) -> io::Result<UnixStream> {
         let std = match &self.address {
-            ControlAddress::Path(p) => StdUnixStream::connect(p)?,
+            ControlAddress::Path(p) => connect_path(p)?,
             ControlAddress::Abstract(name) => {
                 StdUnixStream::connect_addr(&SocketAddr::from_abstract_name(name.as_bytes())?)?
             }
@@ -193,6 +197,22 @@ impl ControlClient {
             .await
             .map(drop)
     }
+}
+
+/// Connects to a socket path, also one longer than a sockaddr can hold (a
+/// runsc root deep in a pod's directory gives such paths): then through
+/// `/proc/self/fd` of an `O_PATH` descriptor, as runsc does.
+fn connect_path(path: &Path) -> io::Result<StdUnixStream> {
+    /// sun_path's size, including the terminating NUL.
+    const SUN_PATH_MAX: usize = 108;
+    if path.as_os_str().len() < SUN_PATH_MAX {
+        return StdUnixStream::connect(path);
+    }
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_PATH)
+        .open(path)?;
+    StdUnixStream::connect(format!("/proc/self/fd/{}", handle.as_raw_fd()))
 }
 
 /// Reads one JSON value from `stream` (values arrive without framing).
@@ -307,6 +327,34 @@ mod tests {
                                "arg": {"CID": "c1", "Signo": 15, "PID": 7, "Mode": 0}})
         );
         assert_eq!(calls[1]["method"], "containerManager.Processes");
+    }
+
+    #[tokio::test]
+    async fn long_socket_paths_are_reached_through_proc() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("d".repeat(60)).join("e".repeat(60));
+        std::fs::create_dir_all(&deep).unwrap();
+        let path = deep.join("ctl.sock");
+        assert!(path.as_os_str().len() > 108);
+        // bind(2) has the same limit: bind through the directory's descriptor.
+        let dir_handle = std::fs::File::open(&deep).unwrap();
+        let short = format!("/proc/self/fd/{}/ctl.sock", dir_handle.as_raw_fd());
+        let std_listener = std::os::unix::net::UnixListener::bind(short).unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::UnixListener::from_std(std_listener).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let _: Value = read_value(&mut s).await.unwrap();
+            s.write_all(br#"{"success":true,"err":"","result":0}"#)
+                .await
+                .unwrap();
+        });
+        let client = ControlClient {
+            address: ControlAddress::Path(path),
+            deadline: None,
+        };
+        assert_eq!(client.wait("c1").await.unwrap(), 0);
+        server.await.unwrap();
     }
 
     #[tokio::test]
