@@ -929,7 +929,7 @@ fn log_wait_path(sandbox_id: &str, how: impl FnOnce() -> String) {
 /// sandbox died), the container counts as killed.
 async fn wait_subcontainer(events: EventSender, c: Arc<Container>, sandbox_id: String) {
     let killed = 128 + signal::Signal::SIGKILL as i32;
-    let status = match ControlClient::connect(&c.runsc.options().root, &sandbox_id).await {
+    let via_control = match ControlClient::connect(&c.runsc.options().root, &sandbox_id).await {
         Ok(control) => {
             log_wait_path(&sandbox_id, || {
                 format!(
@@ -937,15 +937,24 @@ async fn wait_subcontainer(events: EventSender, c: Arc<Container>, sandbox_id: S
                     control.address()
                 )
             });
-            control.wait(&c.id).await.unwrap_or_else(|e| {
-                warn!("waiting for container {}: {e}", c.id);
-                killed
-            })
+            control.wait(&c.id).await.map_err(|e| e.to_string())
         }
         Err(e) => {
             log_wait_path(&sandbox_id, || {
                 format!("`runsc wait` (its control server is not usable here: {e})")
             });
+            Err(e.to_string())
+        }
+    };
+    // Whatever the control path could not tell, runsc can (it also knows
+    // when the sandbox is gone).
+    let status = match via_control {
+        Ok(status) => status,
+        Err(why) => {
+            info!(
+                "container {}: control wait failed ({why}); runsc wait",
+                c.id
+            );
             match c.runsc.wait(&c.id, None).await {
                 Ok(w) => w.exit_status,
                 Err(e) => {
