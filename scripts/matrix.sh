@@ -11,9 +11,14 @@
 #                                     sets it); unset: the default pair runs the smoke
 #                                     subset like the others
 #   MATRIX_PAIRS="1.7.24/20221219 ..."   only these pairs (containerd/runsc)
+#   MATRIX_ADVISORY_RUNSC="20240729"   runsc versions whose failures are reported
+#                                     but do not fail the run (default: 20240729,
+#                                     whose sandbox crashes intermittently on this
+#                                     host's kernel with systrap, and whose ptrace
+#                                     platform panics: "ptrace set regs failed")
 #
 # Run as root, after `cargo build --workspace --all-targets`. Exits non-zero if
-# any pair failed.
+# any pair failed, advisory ones aside.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -46,6 +51,7 @@ else
   done
 fi
 
+advisory=" ${MATRIX_ADVISORY_RUNSC-20240729} "
 rows=()
 failed=0
 start_all=$SECONDS
@@ -64,15 +70,19 @@ for pair in "${pairs[@]}"; do
   printf '\n==> matrix: containerd %s / runsc %s\n' "$c" "$r"
   log=$(mktemp)
   t0=$SECONDS
-  if E2E_CONTAINERD=$cdir E2E_RUNSC=$rbin CI=${CI:-1} \
-    cargo test -p e2e "${SMOKE[@]}" --no-fail-fast 2>&1 | tee "$log" | grep -E '^test |test result'; then
-    result=pass
-  else
+  result=pass
+  E2E_CONTAINERD=$cdir E2E_RUNSC=$rbin CI=${CI:-1} \
+    cargo test -p e2e "${SMOKE[@]}" --no-fail-fast 2>&1 | tee "$log" | grep -E '^test |test result' ||
     result=fail
-    failed=1
-  fi
   # Also a failed test binary fails the pipeline's cargo.
-  grep -q 'test result: FAILED\|error: test failed\|error\[' "$log" && { result=fail; failed=1; }
+  grep -q 'test result: FAILED\|error: test failed\|error\[' "$log" && result=fail
+  if [[ $result == fail ]]; then
+    if [[ $advisory == *" $r "* ]]; then
+      result="fail (advisory)"
+    else
+      failed=1
+    fi
+  fi
   passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$log")
   nfailed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$log")
   failures=$(grep -E '^test .* FAILED$' "$log" | awk '{print $2}' | sort -u | paste -sd, - || true)
