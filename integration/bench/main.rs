@@ -208,7 +208,11 @@ fn run(opts: &Opts) -> Result<String, String> {
     result?;
     let leaks = containerd.leaks_after_grace();
     if !leaks.is_empty() {
-        eprintln!("bench: left behind (teardown removes it): {leaks:?}");
+        eprintln!(
+            "bench: {} things left behind (the Go peer's pods; teardown removes them), e.g. {}",
+            leaks.len(),
+            leaks[0]
+        );
     }
     Ok(report.render(opts, &containerd))
 }
