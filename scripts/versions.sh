@@ -27,6 +27,10 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 cache=${RUNSC_SHIM_VERSIONS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/runsc-shim-versions}
 apt_dir=$cache/.apt
 mkdir -p "$cache"
+# One run at a time per cache: concurrent runs (parallel test jobs) would
+# unpack into the same directories. The later run finds the versions complete.
+exec 9>"$cache/.lock"
+flock 9
 
 wanted=("$@")
 ((${#wanted[@]})) || wanted=("${DEFAULT[@]}")
