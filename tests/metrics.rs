@@ -1,7 +1,7 @@
 //! `ctr task metrics`: runsc's stats as cgroup v1 metrics on this (v1) host,
 //! or as v2 metrics when runsc.toml asks for them.
 
-use e2e::{gvisor_containerd, run_detached};
+use e2e::{gvisor_containerd, run_detached, shim_containerd};
 use harness::{Run, Runtime};
 
 /// The value of `metric` in `ctr task metrics` output.
@@ -51,5 +51,95 @@ fn metrics_follow_the_host_or_the_config() {
 
     ctr.remove(&v1);
     ctr.remove(&v2);
+    containerd.assert_no_leaks();
+}
+
+/// Stats come from the sandbox's control server: no `runsc events` process
+/// per call (each is a ~17 MB Go process), and the same figures runsc gives.
+#[test]
+fn metrics_need_no_runsc_process() {
+    let Some(containerd) = shim_containerd("metrics_need_no_runsc_process") else {
+        return;
+    };
+    let calls = containerd.dir().join("runsc-calls");
+    let wrapper = containerd
+        .write_file(
+            "runsc-recording",
+            &format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                calls.display(),
+                harness::runsc_binary().display()
+            ),
+            0o755,
+        )
+        .unwrap();
+    let base = std::fs::read_to_string(containerd.runsc_config()).unwrap();
+    let (_, rest) = base.split_once('\n').unwrap();
+    assert!(base.starts_with("binary_name"), "{base}");
+    let config = containerd
+        .write_file(
+            "runsc-recording.toml",
+            &format!("binary_name = \"{}\"\n{rest}", wrapper.display()),
+            0o644,
+        )
+        .unwrap();
+    let ctr = containerd.namespace("metrics").unwrap();
+    let id = ctr.new_id("ctl");
+    let run = Run::new(
+        Runtime::RunscWithConfig(config),
+        &id,
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 600",
+        ],
+    )
+    .detach();
+    let started = ctr.run(&run);
+    assert!(started.success(), "{started}");
+    ctr.wait_for_status(&id, "RUNNING", std::time::Duration::from_secs(10))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let before = std::fs::read_to_string(&calls).unwrap();
+    let out = ctr.ctr(&["tasks", "metrics", &id]);
+    assert!(out.success(), "{out}");
+    let after = std::fs::read_to_string(&calls).unwrap();
+    let new_calls = &after[before.len()..];
+    assert!(
+        !new_calls.contains("events"),
+        "metrics ran runsc: {new_calls}"
+    );
+    let memory = value(&out.stdout, "memory.usage_in_bytes").unwrap_or_default();
+    let cpu = value(&out.stdout, "cpuacct.usage").unwrap_or_default();
+    assert!(memory > 0 && cpu > 0, "{out}");
+    assert!(value(&out.stdout, "pids.current") >= Some(1), "{out}");
+    // runsc's own figures for the same container agree in magnitude (the
+    // sandbox runs on, so they are not equal).
+    let root = containerd
+        .dir()
+        .join("runsc-root")
+        .join(ctr.namespace())
+        .join(&id);
+    let cli = std::process::Command::new(harness::runsc_binary())
+        .arg("--root")
+        .arg(root)
+        .args(["events", "--stats", &id])
+        .output()
+        .unwrap();
+    let printed: serde_json::Value = serde_json::from_slice(&cli.stdout)
+        .unwrap_or_else(|e| panic!("runsc events: {e}: {cli:?}"));
+    let cli_cpu = printed["data"]["cpu"]["usage"]["total"].as_u64().unwrap();
+    let cli_memory = printed["data"]["memory"]["usage"]["usage"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        cli_cpu >= cpu && cli_cpu < cpu * 2,
+        "cpu: shim {cpu}, runsc {cli_cpu}"
+    );
+    assert!(
+        cli_memory < memory * 2 && memory < cli_memory * 2,
+        "memory: shim {memory}, runsc {cli_memory}"
+    );
+    ctr.remove(&id);
     containerd.assert_no_leaks();
 }

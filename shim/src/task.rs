@@ -766,6 +766,21 @@ impl TaskService {
         Ok(result?)
     }
 
+    /// Container `c`'s statistics as `runsc events --stats` gives them:
+    /// from the sandbox's control server (no runsc process), else from runsc.
+    async fn stats_of(&self, c: &Container) -> Result<runsc::StatsEvent> {
+        match self.control(c).event(&c.id).await {
+            Ok(answer) => {
+                let host_cpu = overhead::host_usage(c.state().init.pid).map(|u| u.cpu_ns);
+                Ok(answer.stats(&c.id, host_cpu))
+            }
+            Err(e) => {
+                debug!("container {}: stats through the control server: {e}", c.id);
+                Ok(c.runsc.stats(&c.id).await?)
+            }
+        }
+    }
+
     /// Turns a pod sandbox's stats into its overhead: the host cgroup's
     /// usage minus what every container of the pod uses inside gVisor.
     async fn report_overhead(&self, c: &Container, event: &mut runsc::StatsEvent) {
@@ -785,7 +800,7 @@ impl TaskService {
             if m.state().init.status() != Status::RUNNING {
                 continue;
             }
-            if let Ok(e) = m.runsc.stats(&m.id).await {
+            if let Ok(e) = self.stats_of(&m).await {
                 inside.memory += e.data.memory.usage.usage;
                 inside.cpu_ns += e.data.cpu.usage.total;
             }
@@ -1175,7 +1190,7 @@ impl Task for TaskService {
 
     async fn stats(&self, _ctx: &TtrpcContext, req: StatsRequest) -> TtrpcResult<StatsResponse> {
         let c = self.container(&req.id)?;
-        let mut event = c.runsc.stats(&c.id).await.map_err(Error::from)?;
+        let mut event = self.stats_of(&c).await?;
         if c.pause {
             self.report_overhead(&c, &mut event).await;
         }

@@ -12,6 +12,7 @@
 //! [`ControlClient::connect`] fails.
 
 use std::{
+    collections::HashMap,
     io,
     os::{
         fd::AsRawFd,
@@ -31,6 +32,8 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::UnixStream,
 };
+
+use crate::StatsEvent;
 
 /// Where a sandbox's control server listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +202,66 @@ impl ControlClient {
     }
 }
 
+/// One `containerManager.Event` answer: runc-style statistics plus each
+/// container's CPU time as the sentry counts it, which runsc scales to the
+/// host cgroup's CPU time before printing (see [`SandboxEvent::stats`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SandboxEvent {
+    /// The statistics as runsc would print them, CPU aside.
+    pub event: StatsEvent,
+    /// CPU time per container id, in nanoseconds (absent when the sandbox
+    /// reads it from its own cgroups).
+    #[serde(rename = "containerUsage")]
+    pub container_usage: Option<HashMap<String, u64>>,
+}
+
+impl SandboxEvent {
+    /// What `runsc events --stats <cid>` prints for this answer: with a
+    /// per-container CPU breakdown, container `cid`'s share of the sandbox's
+    /// host CPU time `host_cpu_ns` (the sentry's own count when the host's
+    /// is unknown), split in proportion to the sentry's counts, or evenly
+    /// when the sentry counted nothing.
+    pub fn stats(self, cid: &str, host_cpu_ns: Option<u64>) -> StatsEvent {
+        let mut event = self.event;
+        if event.id.is_empty() {
+            event.id = cid.to_owned();
+        }
+        let usage = self.container_usage.unwrap_or_default();
+        if usage.is_empty() {
+            return event;
+        }
+        let mut mine = usage.get(cid).copied().unwrap_or_default();
+        let mut all: u64 = usage.values().sum();
+        event.data.cpu.usage.total = match host_cpu_ns {
+            None => mine,
+            Some(host) => {
+                if all == 0 {
+                    all = host;
+                    mine = host / usage.len() as u64;
+                }
+                // Floats: the product of two CPU times overflows a u64.
+                (mine as f64 * (host as f64 / all as f64)) as u64
+            }
+        };
+        event
+    }
+}
+
+impl ControlClient {
+    /// Statistics of container `cid` (like `runsc events --stats`, before
+    /// the CPU scaling of [`SandboxEvent::stats`]). runsc 20221219, whose
+    /// server listens on an abstract name, takes no argument and answers
+    /// for the whole sandbox; later releases take the container id.
+    pub async fn event(&self, cid: &str) -> io::Result<SandboxEvent> {
+        const METHOD: &str = "containerManager.Event";
+        match self.address {
+            ControlAddress::Abstract(_) => self.call(METHOD, &Value::Null).await,
+            ControlAddress::Path(_) => self.call(METHOD, &cid).await,
+        }
+    }
+}
+
 /// Connects to a socket path, also one longer than a sockaddr can hold (a
 /// runsc root deep in a pod's directory gives such paths): then through
 /// `/proc/self/fd` of an `O_PATH` descriptor, as runsc does.
@@ -327,6 +390,62 @@ mod tests {
                                "arg": {"CID": "c1", "Signo": 15, "PID": 7, "Mode": 0}})
         );
         assert_eq!(calls[1]["method"], "containerManager.Processes");
+    }
+
+    #[test]
+    fn event_cpu_is_scaled_to_the_host_like_runsc_does() {
+        // As runsc 20221219's server answers: no id, whole-sandbox memory.
+        let answer = r#"{"event":{"type":"stats","id":"","data":{"cpu":{"usage":{}},
+            "memory":{"usage":{"limit":0,"usage":4096,"failcnt":0}},"pids":{"current":3}}},
+            "containerUsage":{"pod":100,"c1":300}}"#;
+        let parse = || serde_json::from_str::<SandboxEvent>(answer).unwrap();
+        let scaled = parse().stats("c1", Some(800));
+        assert_eq!(scaled.id, "c1");
+        assert_eq!(scaled.kind, "stats");
+        assert_eq!(scaled.data.cpu.usage.total, 600);
+        assert_eq!(scaled.data.memory.usage.usage, 4096);
+        assert_eq!(scaled.data.pids.current, 3);
+        // Without the host's count: the sentry's.
+        assert_eq!(parse().stats("c1", None).data.cpu.usage.total, 300);
+        // An unknown container has used nothing.
+        assert_eq!(parse().stats("c9", Some(800)).data.cpu.usage.total, 0);
+        // The sentry counted nothing: the host's time split evenly.
+        let idle = r#"{"event":{"type":"stats","data":{}},"containerUsage":{"a":0,"b":0}}"#;
+        let idle: SandboxEvent = serde_json::from_str(idle).unwrap();
+        assert_eq!(idle.stats("a", Some(1000)).data.cpu.usage.total, 500);
+        // A server that reads CPU from cgroups (later releases) is kept as is.
+        let later = r#"{"event":{"type":"stats","id":"c1","data":{"cpu":{"usage":{"total":77}}}},
+            "containerUsage":null}"#;
+        let later: SandboxEvent = serde_json::from_str(later).unwrap();
+        assert_eq!(later.stats("c1", Some(1000)).data.cpu.usage.total, 77);
+    }
+
+    #[tokio::test]
+    async fn event_argument_follows_the_server_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctl.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let call: Value = read_value(&mut s).await.unwrap();
+            s.write_all(
+                br#"{"success":true,"err":"","result":{"event":{"type":"stats","id":"c1"}}}"#,
+            )
+            .await
+            .unwrap();
+            call
+        });
+        let client = ControlClient {
+            address: ControlAddress::Path(path),
+            deadline: None,
+        };
+        let event = client.event("c1").await.unwrap();
+        assert_eq!(event.event.id, "c1");
+        let call = server.await.unwrap();
+        assert_eq!(
+            call,
+            serde_json::json!({"method": "containerManager.Event", "arg": "c1"})
+        );
     }
 
     #[tokio::test]

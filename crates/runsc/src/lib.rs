@@ -19,7 +19,7 @@ mod stdio;
 mod types;
 
 pub use client::{Runsc, DEFAULT_LONG_TIMEOUT, DEFAULT_SHORT_TIMEOUT};
-pub use control::{ControlAddress, ControlClient};
+pub use control::{ControlAddress, ControlClient, SandboxEvent};
 pub use error::{Error, Result};
 pub use options::{CreateOpts, ExecOpts, GlobalOptions, KillOpts};
 pub use spawn::{subcommand_of, DirectSpawner, Output, Spawner};
