@@ -140,6 +140,42 @@ fn metrics_need_no_runsc_process() {
         cli_memory < memory * 2 && memory < cli_memory * 2,
         "memory: shim {memory}, runsc {cli_memory}"
     );
+    // With the control server turned off, runsc answers.
+    let cli_config = containerd
+        .write_file(
+            "runsc-cli.toml",
+            &format!(
+                "binary_name = \"{}\"\ncontrol_server = false\n{rest}",
+                wrapper.display()
+            ),
+            0o644,
+        )
+        .unwrap();
+    let cli_id = ctr.new_id("cli");
+    let run = Run::new(
+        Runtime::RunscWithConfig(cli_config),
+        &cli_id,
+        &["sleep", "600"],
+    )
+    .detach();
+    let started = ctr.run(&run);
+    assert!(started.success(), "{started}");
+    ctr.wait_for_status(&cli_id, "RUNNING", std::time::Duration::from_secs(10))
+        .unwrap();
+    let before = std::fs::read_to_string(&calls).unwrap();
+    let out = ctr.ctr(&["tasks", "metrics", &cli_id]);
+    assert!(out.success(), "{out}");
+    assert!(
+        value(&out.stdout, "memory.usage_in_bytes") > Some(0),
+        "{out}"
+    );
+    let after = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        after[before.len()..].contains(&format!("events --stats {cli_id}")),
+        "runsc events should have run: {}",
+        &after[before.len()..]
+    );
     ctr.remove(&id);
+    ctr.remove(&cli_id);
     containerd.assert_no_leaks();
 }

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use e2e::shim_containerd;
+use e2e::{shim_containerd, shim_containerd_with};
 use harness::{parse_log, ContainerSpec, Containerd, Cri, Pod, PodSpec, State};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -487,6 +487,60 @@ fn pod_containers_need_no_runsc_wait_process() {
     cri.start_container(&c).unwrap();
     let done = cri.wait_container_exited(&c, WAIT).unwrap();
     assert_eq!(done.exit_code, 6, "{done:?}");
+    remove_pod(&cri, &pod);
+    containerd.assert_no_leaks();
+}
+
+/// With `control_server = false` in runsc.toml every wait, signal, process
+/// list and stats call runs the runsc CLI instead, and pods work the same.
+#[test]
+fn pod_containers_through_the_runsc_cli() {
+    let Some(containerd) = shim_containerd_with(
+        "pod_containers_through_the_runsc_cli",
+        "control_server = false",
+    ) else {
+        return;
+    };
+    let cri = containerd.cri().unwrap();
+    let pod = cri
+        .run_pod(&PodSpec::new("cli", "runsc").host_network())
+        .unwrap();
+    let long = cri
+        .create_container(&pod, "long", &["sleep", "600"])
+        .unwrap();
+    cri.start_container(&long).unwrap();
+    let waits: Vec<_> = processes()
+        .into_iter()
+        .filter(|(_, a)| a[0].contains("runsc") && a.iter().any(|x| x == "wait"))
+        .filter(|(_, a)| a.iter().any(|x| x == &long))
+        .collect();
+    assert_eq!(waits.len(), 1, "one runsc wait for {long}: {waits:?}");
+    assert!(
+        containerd.log_tail(400).contains(&format!(
+            "sandbox {}: container exits by `runsc wait` (its control server is not usable \
+             here: runsc.toml sets control_server = false)",
+            pod.id
+        )),
+        "the shim should say which path it took"
+    );
+    let out = cri
+        .exec_sync(&long, &["sh", "-c", "echo hi; exit 4"], WAIT)
+        .unwrap();
+    assert_eq!((out.exit_code, out.stdout_trimmed().as_str()), (4, "hi"));
+    let stats = cri.container_stats(&long).unwrap();
+    assert!(stats.cpu_core_nanos > Some(0), "{stats:?}");
+    assert!(stats.memory_usage_bytes > Some(0), "{stats:?}");
+    let short = cri
+        .create_container(&pod, "short", &["sh", "-c", "exit 6"])
+        .unwrap();
+    cri.start_container(&short).unwrap();
+    assert_eq!(
+        cri.wait_container_exited(&short, WAIT).unwrap().exit_code,
+        6
+    );
+    cri.stop_container(&long, Duration::from_secs(5)).unwrap();
+    let stopped = cri.container_status(&long).unwrap();
+    assert_eq!(stopped.exit_code, 143, "{stopped:?}");
     remove_pod(&cri, &pod);
     containerd.assert_no_leaks();
 }

@@ -7,6 +7,8 @@
 //! log_level = "debug"               # the shim's own log level
 //! log_path = "/var/log/runsc/%ID%/shim.log"  # extra copy of the shim log
 //! cgroup_metrics = "v2"             # Stats format; default: the host's
+//! control_server = false            # always run the runsc CLI (default: talk
+//!                                   # to the sandbox's control server in-process)
 //! [runsc_config]                    # each key = "value" becomes --key=value
 //!   network = "none"
 //!   debug-log = "/var/log/runsc/%ID%/"
@@ -100,6 +102,11 @@ pub struct ShimConfig {
     /// cgroup mode).
     #[serde(default)]
     pub cgroup_metrics: Option<String>,
+    /// Whether waits, signals, process lists and stats go to the sandbox's
+    /// control server in-process (default true); false runs the runsc CLI
+    /// for each, as gVisor's Go shim does.
+    #[serde(default)]
+    pub control_server: Option<bool>,
     /// Extra runsc global flags.
     #[serde(default)]
     pub runsc_config: BTreeMap<String, toml::Value>,
@@ -130,6 +137,8 @@ pub struct Resolved {
     pub cgroup_metrics: Option<CgroupMode>,
     /// Deadlines of runsc calls: (short, long).
     pub timeouts: (Duration, Duration),
+    /// Whether to talk to the sandbox's control server in-process.
+    pub control_server: bool,
 }
 
 impl ShimConfig {
@@ -294,6 +303,7 @@ impl ShimConfig {
             log_path,
             log_level,
             timeouts: self.timeouts(),
+            control_server: self.control_server.unwrap_or(true),
             cgroup_metrics: match &self.cgroup_metrics {
                 Some(m) => Some(parse_metrics(m).map_err(Error::InvalidArgument)?),
                 None => None,
@@ -453,6 +463,13 @@ mod tests {
         assert_eq!(r.runsc.binary, bin);
         assert!(r.runsc.flags.is_empty());
         assert_eq!(r.log_path, None);
+        assert!(r.control_server);
+    }
+
+    #[test]
+    fn control_server_can_be_turned_off() {
+        let r = resolve("binary_name = \"/bin/sh\"\ncontrol_server = false\n");
+        assert!(!r.control_server);
     }
 
     #[test]

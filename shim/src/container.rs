@@ -37,6 +37,8 @@ pub struct Container {
     /// Whether it is a CRI pod sandbox (pause) container, whose stats
     /// report the sandbox overhead.
     pub pause: bool,
+    /// Whether the sandbox's control server may be used instead of runsc.
+    pub control_server: bool,
     state: Mutex<ContainerState>,
 }
 
@@ -80,12 +82,21 @@ impl Container {
             metrics,
             role,
             pause,
+            control_server: true,
             state: Mutex::new(ContainerState {
                 init_reaped: role_owns_sandbox,
                 init,
                 execs: HashMap::new(),
                 oom: None,
             }),
+        }
+    }
+
+    /// Makes every call about the container run the runsc CLI.
+    pub fn cli_only(self) -> Self {
+        Self {
+            control_server: false,
+            ..self
         }
     }
 

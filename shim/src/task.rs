@@ -106,14 +106,17 @@ impl TaskService {
         }
     }
 
-    /// The control server of the sandbox container `c` runs in.
-    fn control(&self, c: &Container) -> ControlClient {
+    /// The control server of the sandbox container `c` runs in, unless
+    /// runsc.toml asks for the runsc CLI.
+    fn control(&self, c: &Container) -> Option<ControlClient> {
         let sandbox = match &c.role {
             Role::Sandbox => &c.id,
             Role::Subcontainer { sandbox_id } => sandbox_id,
         };
-        ControlClient::locate(&c.runsc.options().root, sandbox)
-            .with_deadline(c.runsc.short_timeout())
+        c.control_server.then(|| {
+            ControlClient::locate(&c.runsc.options().root, sandbox)
+                .with_deadline(c.runsc.short_timeout())
+        })
     }
 
     fn container(&self, id: &str) -> Result<Arc<Container>> {
@@ -179,6 +182,7 @@ impl TaskService {
         cleanup::save(&bundle, &resolved.runsc)?;
         let metrics = resolved.cgroup_metrics.unwrap_or(self.cgroup_mode);
         let (short, long) = resolved.timeouts;
+        let control_server = resolved.control_server;
         let runsc = Runsc::new(resolved.runsc, self.spawner.clone()).with_timeout(short, long);
         mounts::mount_all(&bundle, &req.rootfs).await?;
         let stdio = StdioPaths {
@@ -206,7 +210,7 @@ impl TaskService {
         match created {
             Ok(init) => {
                 let pid = init.pid;
-                let c = Arc::new(Container::new(
+                let c = Container::new(
                     req.id.clone(),
                     bundle,
                     runsc,
@@ -214,7 +218,8 @@ impl TaskService {
                     pod.role.clone(),
                     pod.pause,
                     init,
-                ));
+                );
+                let c = Arc::new(if control_server { c } else { c.cli_only() });
                 self.register(c, &req);
                 match &pod.role {
                     Role::Sandbox => info!("created container {} (sandbox pid {pid})", req.id),
@@ -623,13 +628,14 @@ impl TaskService {
         };
         // The sandbox's control server first (no runsc process); runsc kill
         // when it cannot help, which also gives runsc's own error texts.
-        let control = self.control(&c);
-        match control
-            .signal(&c.id, req.signal as i32, opts.pid, opts.all)
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(e) => debug!("{what}: signal through the control server: {e}"),
+        if let Some(control) = self.control(&c) {
+            match control
+                .signal(&c.id, req.signal as i32, opts.pid, opts.all)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) => debug!("{what}: signal through the control server: {e}"),
+            }
         }
         match c.runsc.kill(&c.id, req.signal as i32, opts).await {
             Ok(()) => Ok(()),
@@ -769,16 +775,16 @@ impl TaskService {
     /// Container `c`'s statistics as `runsc events --stats` gives them:
     /// from the sandbox's control server (no runsc process), else from runsc.
     async fn stats_of(&self, c: &Container) -> Result<runsc::StatsEvent> {
-        match self.control(c).event(&c.id).await {
-            Ok(answer) => {
-                let host_cpu = overhead::host_usage(c.state().init.pid).map(|u| u.cpu_ns);
-                Ok(answer.stats(&c.id, host_cpu))
-            }
-            Err(e) => {
-                debug!("container {}: stats through the control server: {e}", c.id);
-                Ok(c.runsc.stats(&c.id).await?)
+        if let Some(control) = self.control(c) {
+            match control.event(&c.id).await {
+                Ok(answer) => {
+                    let host_cpu = overhead::host_usage(c.state().init.pid).map(|u| u.cpu_ns);
+                    return Ok(answer.stats(&c.id, host_cpu));
+                }
+                Err(e) => debug!("container {}: stats through the control server: {e}", c.id),
             }
         }
+        Ok(c.runsc.stats(&c.id).await?)
     }
 
     /// Turns a pod sandbox's stats into its overhead: the host cgroup's
@@ -842,12 +848,15 @@ impl TaskService {
 
     async fn pids(&self, id: &str) -> Result<PidsResponse> {
         let c = self.container(id)?;
-        let pids = match self.control(&c).processes(id).await {
-            Ok(pids) => pids,
-            Err(e) => {
+        let via_control = match self.control(&c) {
+            Some(control) => control.processes(id).await.map_err(|e| {
                 debug!("container {id}: processes through the control server: {e}");
-                c.runsc.ps(id).await?
-            }
+            }),
+            None => Err(()),
+        };
+        let pids = match via_control {
+            Ok(pids) => pids,
+            Err(()) => c.runsc.ps(id).await?,
         };
         let st = c.state();
         let mut processes = Vec::with_capacity(pids.len());
@@ -944,7 +953,14 @@ fn log_wait_path(sandbox_id: &str, how: impl FnOnce() -> String) {
 /// sandbox died), the container counts as killed.
 async fn wait_subcontainer(events: EventSender, c: Arc<Container>, sandbox_id: String) {
     let killed = 128 + signal::Signal::SIGKILL as i32;
-    let via_control = match ControlClient::connect(&c.runsc.options().root, &sandbox_id).await {
+    let connected = if c.control_server {
+        ControlClient::connect(&c.runsc.options().root, &sandbox_id).await
+    } else {
+        Err(std::io::Error::other(
+            "runsc.toml sets control_server = false",
+        ))
+    };
+    let via_control = match connected {
         Ok(control) => {
             log_wait_path(&sandbox_id, || {
                 format!(

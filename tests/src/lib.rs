@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use harness::{report_skip as skip, Containerd, Ctr, Runtime};
+use harness::{report_skip as skip, Containerd, ContainerdBuilder, Ctr, Runtime};
 
 /// The deadline for a container expected to fail quickly.
 pub const FAIL_FAST: Duration = Duration::from_secs(10);
@@ -31,6 +31,11 @@ pub fn runtime() -> Runtime {
 /// Starts the private containerd for `test`, or returns `None` after printing
 /// why the test is skipped.
 pub fn containerd(test: &str) -> Option<Containerd> {
+    containerd_from(test, Containerd::builder())
+}
+
+/// Like [`containerd`], with the instance `builder` describes.
+fn containerd_from(test: &str, builder: ContainerdBuilder) -> Option<Containerd> {
     let missing = harness::missing_requirements();
     if !missing.is_empty() {
         let why = format!("this machine lacks {}", missing.join(", "));
@@ -45,7 +50,7 @@ pub fn containerd(test: &str) -> Option<Containerd> {
         shim.display(),
         harness::SHIM_BINARY_ENV
     );
-    match Containerd::start() {
+    match builder.start() {
         Ok(containerd) => Some(containerd),
         Err(e) => panic!("{test}: cannot start containerd: {e}"),
     }
@@ -67,6 +72,12 @@ pub fn gvisor_containerd(test: &str) -> Option<Containerd> {
 /// Like [`containerd`], but also skips (returning `None`) unless the runtime is
 /// the shim under test, for checks of the shim's own configuration.
 pub fn shim_containerd(test: &str) -> Option<Containerd> {
+    shim_containerd_with(test, "")
+}
+
+/// Like [`shim_containerd`], with `extra` (top-level TOML keys) added to the
+/// instance's runsc.toml.
+pub fn shim_containerd_with(test: &str, extra: &str) -> Option<Containerd> {
     if runtime() != Runtime::Runsc {
         skip(
             test,
@@ -74,7 +85,7 @@ pub fn shim_containerd(test: &str) -> Option<Containerd> {
         );
         return None;
     }
-    containerd(test)
+    containerd_from(test, Containerd::builder().runsc_extra(extra))
 }
 
 /// Removes what a failed or detached container left in `ctr`'s namespace and
