@@ -34,6 +34,8 @@ enum Config {
     RuncShimRunc,
     GoPeer,
     Ours,
+    /// This shim with `control_server = false`: the runsc CLI for every call.
+    OursCli,
 }
 
 const CONFIGS: [Config; 5] = [
@@ -52,6 +54,7 @@ impl Config {
             Config::RuncShimRunc => "Go runc shim + runc",
             Config::GoPeer => "Go runc shim + runsc (Go peer)",
             Config::Ours => "**this shim** (runsc)",
+            Config::OursCli => "this shim, runsc CLI path (`control_server = false`)",
         }
     }
 
@@ -63,11 +66,14 @@ impl Config {
         }
     }
 
-    fn runtime(self) -> Option<Runtime> {
+    fn runtime(self, containerd: &Containerd) -> Option<Runtime> {
         match self {
             Config::RuncShimRunc => Some(Runtime::Runc),
             Config::GoPeer => Some(Runtime::RunscViaRuncShim),
             Config::Ours => Some(Runtime::Runsc),
+            Config::OursCli => Some(Runtime::RunscWithConfig(
+                containerd.layout().runsc_cli_config(),
+            )),
             _ => None,
         }
     }
@@ -78,11 +84,15 @@ impl Config {
             Config::RuncShimRunc => Some("runc"),
             Config::GoPeer => Some("runsc-via-runc-shim"),
             Config::Ours => Some("runsc"),
+            Config::OursCli => Some("runsc-cli"),
             _ => None,
         }
     }
 
     const SHIMS: [Config; 3] = [Config::RuncShimRunc, Config::GoPeer, Config::Ours];
+    /// Where the sandbox control path and the runsc CLI path are compared
+    /// (issue 9), with the Go peer's figure where it has one.
+    const PATHS: [Config; 3] = [Config::GoPeer, Config::Ours, Config::OursCli];
 }
 
 struct Opts {
@@ -230,8 +240,19 @@ fn measure_all(
     );
     run_latency(opts, containerd, ctr, bundle, report)?;
     eprintln!("bench: exec latency");
-    for config in Config::SHIMS {
+    for config in [
+        Config::RuncShimRunc,
+        Config::GoPeer,
+        Config::Ours,
+        Config::OursCli,
+    ] {
         report.exec.insert(config, exec_latency(opts, ctr, config));
+    }
+    eprintln!("bench: stats latency");
+    for config in Config::PATHS {
+        report
+            .stats
+            .insert(config, stats_latency(opts, ctr, config));
     }
     eprintln!(
         "bench: log throughput ({} MiB per run)",
@@ -250,12 +271,22 @@ fn measure_all(
         .map_err(|e| format!("connecting to CRI: {e}"))?;
     // Memory first and the Go peer last: its pods cannot be stopped (StopPodSandbox
     // times out), so they stay until the fixture's teardown.
-    for config in Config::SHIMS {
+    for config in [
+        Config::RuncShimRunc,
+        Config::Ours,
+        Config::OursCli,
+        Config::GoPeer,
+    ] {
         report
             .pod_mem
             .insert(config, pod_memory(containerd, &cri, config));
     }
-    for config in Config::SHIMS {
+    for config in [
+        Config::RuncShimRunc,
+        Config::Ours,
+        Config::OursCli,
+        Config::GoPeer,
+    ] {
         report
             .pod_start
             .insert(config, pod_start(opts, containerd, &cri, config));
@@ -396,6 +427,7 @@ impl Bundle {
 struct Report {
     run: HashMap<Config, Samples>,
     exec: HashMap<Config, Samples>,
+    stats: HashMap<Config, Samples>,
     log: HashMap<Config, Samples>,
     ctr_mem: HashMap<Config, Result<CtrMemory, String>>,
     pod_start: HashMap<Config, PodStart>,
@@ -425,7 +457,7 @@ fn timed_ctr(ctr: &Ctr<'_>, args: &[String]) -> Result<f64, String> {
 }
 
 fn ctr_run_true(containerd: &Containerd, ctr: &Ctr<'_>, config: Config) -> Result<f64, String> {
-    let runtime = config.runtime().expect("a shim configuration");
+    let runtime = config.runtime(containerd).expect("a shim configuration");
     let id = ctr.new_id("b");
     let args = Run::new(runtime, &id, &["true"]).ctr_args(containerd.layout());
     timed_ctr(ctr, &args).inspect_err(|_| ctr.remove(&id))
@@ -463,7 +495,9 @@ fn run_latency(
 /// `ctr tasks exec … true` in a running `sleep` container.
 fn exec_latency(opts: &Opts, ctr: &Ctr<'_>, config: Config) -> Samples {
     let mut samples = Samples::default();
-    let runtime = config.runtime().expect("a shim configuration");
+    let runtime = config
+        .runtime(ctr.containerd())
+        .expect("a shim configuration");
     let id = ctr.new_id("x");
     let out = ctr.run(&Run::new(runtime, &id, &["sleep", "3600"]).detach());
     if !out.success() {
@@ -474,6 +508,30 @@ fn exec_latency(opts: &Opts, ctr: &Ctr<'_>, config: Config) -> Samples {
     for i in 0..=opts.runs {
         let exec_id = format!("e{i}");
         let args = ["tasks", "exec", "--exec-id", &exec_id, &id, "true"].map(String::from);
+        let result = timed_ctr(ctr, &args);
+        if i > 0 {
+            samples.push(result);
+        }
+    }
+    ctr.remove(&id);
+    samples
+}
+
+/// `ctr tasks metrics` of a running `sleep` container.
+fn stats_latency(opts: &Opts, ctr: &Ctr<'_>, config: Config) -> Samples {
+    let mut samples = Samples::default();
+    let runtime = config
+        .runtime(ctr.containerd())
+        .expect("a shim configuration");
+    let id = ctr.new_id("s");
+    let out = ctr.run(&Run::new(runtime, &id, &["sleep", "3600"]).detach());
+    if !out.success() {
+        samples.push(Err(format!("{config:?}: starting the container: {out}")));
+        ctr.remove(&id);
+        return samples;
+    }
+    let args = ["tasks", "metrics", &id].map(String::from);
+    for i in 0..=opts.runs {
         let result = timed_ctr(ctr, &args);
         if i > 0 {
             samples.push(result);
@@ -499,7 +557,7 @@ fn log_throughput(
     bundle.set_args(&args)?;
     for round in 0..opts.runs {
         for config in CONFIGS {
-            let cmd = match config.runtime() {
+            let cmd = match config.runtime(containerd) {
                 None => {
                     bundle.command(config, &format!("bench-log-{}-{round}", std::process::id()))
                 }
@@ -693,7 +751,7 @@ fn snapshot(containerd: &Containerd, namespace: &str, containers: usize, before:
 
 /// One `sleep` container, then five, each started with `ctr run -d`.
 fn ctr_memory(containerd: &Containerd, ctr: &Ctr<'_>, config: Config) -> Result<CtrMemory, String> {
-    let runtime = config.runtime().expect("a shim configuration");
+    let runtime = config.runtime(containerd).expect("a shim configuration");
     let mut ids = Vec::new();
     let mut one = None;
     let mut result = Ok(());
@@ -962,7 +1020,20 @@ impl Report {
             &mut out,
             "`ctr tasks exec … true` in a running container",
             &self.exec,
-            &Config::SHIMS,
+            &[
+                Config::RuncShimRunc,
+                Config::GoPeer,
+                Config::Ours,
+                Config::OursCli,
+            ],
+            "ms",
+            0,
+        );
+        self.latency_table(
+            &mut out,
+            "`ctr tasks metrics` of a running container (this shim: the sandbox's control server, or `runsc events --stats` on the CLI path; the Go runc shim reads host cgroups)",
+            &self.stats,
+            &Config::PATHS,
             "ms",
             0,
         );
@@ -989,7 +1060,7 @@ impl Report {
             &mut out,
             "CRI: RunPodSandbox alone (handlers `runc`, `runsc-via-runc-shim`, `runsc`; × floor = vs `runsc run`/`runc run` of one container)",
             &with_floors(&sandbox, &self.run),
-            &[Config::RuncShimRunc, Config::GoPeer, Config::Ours],
+            &[Config::RuncShimRunc, Config::GoPeer, Config::Ours, Config::OursCli],
             "ms",
             0,
         );
@@ -997,12 +1068,13 @@ impl Report {
             &mut out,
             "CRI: pod start = RunPodSandbox + CreateContainer + StartContainer (`sleep`); the Go peer cannot start app containers in a runsc pod (known broken), so it has no figure here",
             &with_floors(&full, &self.run),
-            &[Config::RuncShimRunc, Config::Ours],
+            &[Config::RuncShimRunc, Config::Ours, Config::OursCli],
             "ms",
             0,
         );
         self.memory_tables(&mut out);
         self.targets(&mut out);
+        self.control_targets(&mut out);
         out
     }
 
@@ -1055,7 +1127,12 @@ impl Report {
              | handler | shims | shim VmRSS, pod + 1 ctr | shim VmRSS, pod + 5 ctrs | RssAnon + RssFile, pod + 5 | runsc helpers, pod + 5 ctrs | sandbox / gofer procs | runtime procs VmRSS |\n\
              |---|---:|---:|---:|---:|---|---|---:|"
         );
-        for c in Config::SHIMS {
+        for c in [
+            Config::RuncShimRunc,
+            Config::GoPeer,
+            Config::Ours,
+            Config::OursCli,
+        ] {
             let handler = c.handler().unwrap_or("");
             match self.pod_mem.get(&c) {
                 Some(Ok(p)) => {
@@ -1160,6 +1237,77 @@ impl Report {
                 out,
                 "- log throughput ≥ the Go peer: {o:.0} MB/s vs {p:.0} MB/s → {}",
                 verdict(o >= p)
+            );
+        }
+    }
+}
+
+impl Report {
+    /// Host memory a pod's 2nd to 5th containers add: shim, sandbox, gofers
+    /// and runsc helpers (VmRSS), per container.
+    fn per_extra_container_kb(&self, c: Config) -> Option<u64> {
+        let p = self.pod_mem.get(&c)?.as_ref().ok()?;
+        let one = p.one.as_ref()?;
+        let total = |m: &Memory| m.shim_rss_kb + m.runtime_rss_kb;
+        let extra = p.five.containers.checked_sub(one.containers)?.max(1) as u64;
+        Some(total(&p.five).saturating_sub(total(one)) / extra)
+    }
+
+    fn control_targets(&self, out: &mut String) {
+        let verdict = |ok: bool| if ok { "**met**" } else { "**missed**" };
+        let _ = writeln!(
+            out,
+            "\n## Targets (issue 9: the sandbox's control server instead of runsc processes), from this run\n"
+        );
+        if let Some(Ok(p)) = self.pod_mem.get(&Config::Ours) {
+            let _ = writeln!(
+                out,
+                "- host processes besides sandbox and gofers, 5-container pod: {} ({}) → {}",
+                p.five.helpers.len(),
+                summarize(&p.five.helpers),
+                verdict(p.five.helpers.is_empty())
+            );
+        }
+        if let Some(Ok(p)) = self.pod_mem.get(&Config::OursCli) {
+            let _ = writeln!(
+                out,
+                "  - the CLI path for comparison: {} ({})",
+                p.five.helpers.len(),
+                summarize(&p.five.helpers)
+            );
+        }
+        if let Some(kb) = self.per_extra_container_kb(Config::Ours) {
+            let cli = self
+                .per_extra_container_kb(Config::OursCli)
+                .map_or("—".to_string(), mib);
+            let _ = writeln!(
+                out,
+                "- host memory per extra pod container (VmRSS of shim + sandbox + gofers + helpers, \
+                 pod + 5 minus pod + 1, over 4): {} (CLI path: {cli}; gVisor's Go shim: ~64 MB) \
+                 (target ≤ 21 MB) → {}",
+                mib(kb),
+                verdict(kb <= 21 * 1024)
+            );
+        }
+        let med = |m: &HashMap<Config, Samples>, c: Config| m.get(&c).and_then(Samples::median);
+        for (what, data) in [("exec", &self.exec), ("stats", &self.stats)] {
+            if let (Some(o), Some(cli)) = (med(data, Config::Ours), med(data, Config::OursCli)) {
+                let _ = writeln!(
+                    out,
+                    "- {what} latency: {o:.0} ms with the control server, {cli:.0} ms on the CLI path ({})",
+                    ratio(Some(o), Some(cli))
+                );
+            }
+        }
+        let full = self
+            .pod_start
+            .get(&Config::Ours)
+            .and_then(|p| p.with_container.median());
+        if let Some(ms) = full {
+            let _ = writeln!(
+                out,
+                "- pod start (RunPodSandbox + one container started): {ms:.0} ms (target ≤ 450 ms; gVisor's Go shim ~646 ms) → {}",
+                verdict(ms <= 450.0)
             );
         }
     }

@@ -24,7 +24,8 @@ pub fn containerd_config(layout: &Layout) -> String {
 
 /// Renders containerd's config.toml for containerd `major`: version 2 for
 /// containerd 1.x, version 3 for 2.x. Every path is under the layout's
-/// directory; the CRI plugin knows handlers `runc` (default) and `runsc`.
+/// directory; the CRI plugin knows handlers `runc` (default), `runsc`, `runsc-cli` (the
+/// shim with `control_server = false`) and `runsc-via-runc-shim`.
 pub fn containerd_config_for(layout: &Layout, major: u32) -> String {
     if major >= 2 {
         return containerd_config_v3(layout);
@@ -80,6 +81,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       [{rt}.runsc.options]
         TypeUrl = "io.containerd.runsc.v1.options"
         ConfigPath = {runsc_config}
+    # The shim with control_server = false: every call through the runsc CLI.
+    [{rt}.runsc-cli]
+      runtime_type = "{RUNSC_RUNTIME_TYPE}"
+      [{rt}.runsc-cli.options]
+        TypeUrl = "io.containerd.runsc.v1.options"
+        ConfigPath = {runsc_cli_config}
     # The Go peer: containerd's runc shim driving runsc through the wrapper
     # (benchmarks; app containers in its pods do not work).
     [{rt}.runsc-via-runc-shim]
@@ -97,6 +104,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         cni_conf = quote(&layout.cni_conf_dir()),
         runc_root = quote(&layout.runc_root()),
         runsc_config = quote(&layout.runsc_config()),
+        runsc_cli_config = quote(&layout.runsc_cli_config()),
         runsc_wrapper = quote(&layout.runsc_wrapper()),
         runsc_peer_root = quote(&layout.runsc_via_runc_shim_root()),
     )
@@ -164,6 +172,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       [{rt}.runsc.options]
         TypeUrl = "io.containerd.runsc.v1.options"
         ConfigPath = {runsc_config}
+    # The shim with control_server = false: every call through the runsc CLI.
+    [{rt}.runsc-cli]
+      runtime_type = "{RUNSC_RUNTIME_TYPE}"
+      [{rt}.runsc-cli.options]
+        TypeUrl = "io.containerd.runsc.v1.options"
+        ConfigPath = {runsc_cli_config}
     [{rt}.runsc-via-runc-shim]
       runtime_type = "io.containerd.runc.v2"
       [{rt}.runsc-via-runc-shim.options]
@@ -179,6 +193,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         cni_conf = quote(&layout.cni_conf_dir()),
         runc_root = quote(&layout.runc_root()),
         runsc_config = quote(&layout.runsc_config()),
+        runsc_cli_config = quote(&layout.runsc_cli_config()),
         runsc_wrapper = quote(&layout.runsc_wrapper()),
         runsc_peer_root = quote(&layout.runsc_via_runc_shim_root()),
     )

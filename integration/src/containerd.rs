@@ -145,6 +145,13 @@ impl ContainerdBuilder {
             &layout.runsc_config(),
             &config::runsc_config(layout, &self.runsc_extra),
         )?;
+        write(
+            &layout.runsc_cli_config(),
+            &config::runsc_config(
+                layout,
+                &format!("control_server = false\n{}", self.runsc_extra),
+            ),
+        )?;
         if !self.no_cni {
             let conflist = layout.cni_conf_dir().join("10-harness.conflist");
             write(&conflist, &config::cni_conflist(layout))?;

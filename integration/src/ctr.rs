@@ -199,6 +199,11 @@ impl<'a> Ctr<'a> {
         }
     }
 
+    /// The containerd instance it talks to.
+    pub fn containerd(&self) -> &'a Containerd {
+        self.containerd
+    }
+
     /// The namespace name.
     pub fn namespace(&self) -> &str {
         &self.namespace

@@ -53,6 +53,12 @@ impl Layout {
         self.dir.join("runsc.toml")
     }
 
+    /// The same options with `control_server = false` (runtime handler
+    /// `runsc-cli`: the shim runs the runsc CLI for every call).
+    pub fn runsc_cli_config(&self) -> PathBuf {
+        self.dir.join("runsc-cli.toml")
+    }
+
     /// containerd's combined stdout/stderr.
     pub fn log(&self) -> PathBuf {
         self.dir.join("containerd.log")
