@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use runsc::Runsc;
+use runsc::{ControlClient, Runsc};
 
 use crate::{
     error::{Error, Result},
@@ -92,6 +92,19 @@ impl Container {
         }
     }
 
+    /// The control server of the sandbox the container runs in, unless
+    /// runsc.toml asks for the runsc CLI.
+    pub fn control(&self) -> Option<ControlClient> {
+        let sandbox = match &self.role {
+            Role::Sandbox => &self.id,
+            Role::Subcontainer { sandbox_id } => sandbox_id,
+        };
+        self.control_server.then(|| {
+            ControlClient::locate(&self.runsc.options().root, sandbox)
+                .with_deadline(self.runsc.short_timeout())
+        })
+    }
+
     /// Makes every call about the container run the runsc CLI.
     pub fn cli_only(self) -> Self {
         Self {
@@ -141,7 +154,7 @@ impl ContainerState {
         }
         self.execs
             .iter_mut()
-            .find(|(_, e)| e.process.pid == pid)
+            .find(|(_, e)| e.process.pid == pid && !e.process.helper_gone)
             .map(|(id, e)| (id.clone(), &mut e.process))
     }
 }

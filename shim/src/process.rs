@@ -45,6 +45,10 @@ pub struct Process {
     exit_tx: watch::Sender<Option<Exit>>,
     starting: bool,
     held_exit: Option<Exit>,
+    /// Set when runsc's exec helper died of a signal while the process may
+    /// still run: its exit then comes from the sandbox's control server, and
+    /// the helper's (reusable) host pid no longer identifies it.
+    pub helper_gone: bool,
     /// The stdio containerd asked for.
     pub stdio: StdioPaths,
     /// What the shim keeps of that stdio.
@@ -73,6 +77,7 @@ impl Process {
             exit_tx: watch::channel(None).0,
             starting: false,
             held_exit: None,
+            helper_gone: false,
             stdio,
             io: IoHandles::default(),
         }

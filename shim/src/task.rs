@@ -106,19 +106,6 @@ impl TaskService {
         }
     }
 
-    /// The control server of the sandbox container `c` runs in, unless
-    /// runsc.toml asks for the runsc CLI.
-    fn control(&self, c: &Container) -> Option<ControlClient> {
-        let sandbox = match &c.role {
-            Role::Sandbox => &c.id,
-            Role::Subcontainer { sandbox_id } => sandbox_id,
-        };
-        c.control_server.then(|| {
-            ControlClient::locate(&c.runsc.options().root, sandbox)
-                .with_deadline(c.runsc.short_timeout())
-        })
-    }
-
     fn container(&self, id: &str) -> Result<Arc<Container>> {
         lock(&self.table).get(id)
     }
@@ -628,7 +615,7 @@ impl TaskService {
         };
         // The sandbox's control server first (no runsc process); runsc kill
         // when it cannot help, which also gives runsc's own error texts.
-        if let Some(control) = self.control(&c) {
+        if let Some(control) = c.control() {
             match control
                 .signal(&c.id, req.signal as i32, opts.pid, opts.all)
                 .await
@@ -775,7 +762,7 @@ impl TaskService {
     /// Container `c`'s statistics as `runsc events --stats` gives them:
     /// from the sandbox's control server (no runsc process), else from runsc.
     async fn stats_of(&self, c: &Container) -> Result<runsc::StatsEvent> {
-        if let Some(control) = self.control(c) {
+        if let Some(control) = c.control() {
             match control.event(&c.id).await {
                 Ok(answer) => {
                     let host_cpu = overhead::host_usage(c.state().init.pid).map(|u| u.cpu_ns);
@@ -848,7 +835,7 @@ impl TaskService {
 
     async fn pids(&self, id: &str) -> Result<PidsResponse> {
         let c = self.container(id)?;
-        let via_control = match self.control(&c) {
+        let via_control = match c.control() {
             Some(control) => control.processes(id).await.map_err(|e| {
                 debug!("container {id}: processes through the control server: {e}");
             }),
@@ -903,6 +890,19 @@ fn handle_exit(table: &SharedTable, events: &EventSender, pid: i32, exit: Exit) 
             });
         }
         if let Some((exec_id, p)) = st.by_pid(pid) {
+            // runsc's exec helper exits with the process's status, 128 + n
+            // for a signal; it may also have been killed itself while the
+            // process runs on. The control server knows which.
+            let helper_killed = !exec_id.is_empty()
+                && exit.status > 128
+                && p.sandbox_pid > 0
+                && p.status() == Status::RUNNING;
+            if let Some(control) = c.control().filter(|_| helper_killed) {
+                p.helper_gone = true;
+                let job = confirm_exec_exit(control, events.clone(), c.clone(), exec_id, exit);
+                tokio::spawn(job);
+                return;
+            }
             if let ExitOutcome::Publish(e) = p.exited(exit) {
                 let id = if exec_id.is_empty() {
                     c.id.clone()
@@ -920,6 +920,46 @@ fn handle_exit(table: &SharedTable, events: &EventSender, pid: i32, exit: Exit) 
         }
     }
     t.push_unmatched(pid, exit);
+}
+
+/// Publishes an exec's exit after its exec helper ended with a signal
+/// status: the control server's WaitPID gives the real status (waiting
+/// for the process if it still runs); when it knows no such process any
+/// more, the helper's status stands.
+async fn confirm_exec_exit(
+    control: ControlClient,
+    events: EventSender,
+    c: Arc<Container>,
+    exec_id: String,
+    helper_exit: Exit,
+) {
+    let Ok(sandbox_pid) = c.state().process(&c.id, &exec_id).map(|p| p.sandbox_pid) else {
+        return;
+    };
+    let exit = match control.wait_pid(&c.id, sandbox_pid).await {
+        Ok(status) => {
+            if status as u32 != helper_exit.status {
+                warn!(
+                    "{}: runsc's exec helper died ({}) before the process, which exited with {status}",
+                    c.describe(&exec_id),
+                    helper_exit.status
+                );
+            }
+            Exit::now(status)
+        }
+        Err(e) => {
+            debug!("{}: WaitPID: {e}", c.describe(&exec_id));
+            helper_exit
+        }
+    };
+    let mut st = c.state();
+    let Ok(p) = st.process(&c.id, &exec_id) else {
+        return;
+    };
+    if let ExitOutcome::Publish(e) = p.exited(exit) {
+        info!("{} exited with status {}", c.describe(&exec_id), e.status);
+        events.send(exit_event(&c.id, &exec_id, p.pid, e));
+    }
 }
 
 /// runsc exits with 2 on a usage error, printing it where the shim does not

@@ -155,6 +155,23 @@ impl ControlClient {
 }
 
 impl ControlClient {
+    /// Waits for the process with sandbox pid `pid` of container `cid` to
+    /// exit (an exec, or any process of the container); returns its exit
+    /// status. Fails at once when there is no such process any more.
+    pub async fn wait_pid(&self, cid: &str, pid: i32) -> io::Result<i32> {
+        #[derive(Serialize)]
+        struct WaitPidArgs<'a> {
+            #[serde(rename = "PID")]
+            pid: i32,
+            #[serde(rename = "CID")]
+            cid: &'a str,
+        }
+        let status: u32 = self
+            .call_unbounded("containerManager.WaitPID", &WaitPidArgs { pid, cid })
+            .await?;
+        Ok(exit_code(status))
+    }
+
     /// Sandbox pids of container `cid`'s processes (like `runsc ps`).
     pub async fn processes(&self, cid: &str) -> io::Result<Vec<i32>> {
         #[derive(Deserialize)]
@@ -370,6 +387,7 @@ mod tests {
             for reply in [
                 r#"{"success":true,"err":"","result":null}"#,
                 r#"{"success":true,"err":"","result":[{"pid":1,"cmd":"sleep"},{"pid":7}]}"#,
+                r#"{"success":true,"err":"","result":1792}"#,
             ] {
                 let (mut s, _) = listener.accept().await.unwrap();
                 calls.push(read_value::<Value>(&mut s).await.unwrap());
@@ -383,6 +401,7 @@ mod tests {
         };
         client.signal("c1", 15, Some(7), false).await.unwrap();
         assert_eq!(client.processes("c1").await.unwrap(), [1, 7]);
+        assert_eq!(client.wait_pid("c1", 7).await.unwrap(), 7);
         let calls = server.await.unwrap();
         assert_eq!(
             calls[0],
@@ -390,6 +409,11 @@ mod tests {
                                "arg": {"CID": "c1", "Signo": 15, "PID": 7, "Mode": 0}})
         );
         assert_eq!(calls[1]["method"], "containerManager.Processes");
+        assert_eq!(
+            calls[2],
+            serde_json::json!({"method": "containerManager.WaitPID",
+                               "arg": {"PID": 7, "CID": "c1"}})
+        );
     }
 
     #[test]
