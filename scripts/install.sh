@@ -11,7 +11,8 @@
 #   --prefix DIR       install root (default /usr/local)
 #   --config PATH      containerd config (default /etc/containerd/config.toml)
 #   --runsc-toml PATH  shim options file (default /etc/containerd/runsc.toml)
-#   --binary PATH      the built shim (default: the newer of target/release and target/debug)
+#   --binary PATH      the built shim (default: the newest of target/node (scripts/build.sh),
+#                      target/release and target/debug)
 #   --handler NAME     CRI runtime handler name (default runsc)
 #   --dry-run          print what would change, change nothing
 set -euo pipefail
@@ -41,11 +42,12 @@ done
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [[ -z $binary ]]; then
-  # The newer of the release and debug builds.
-  for candidate in "$repo/target/release/containerd-shim-runsc-v1" "$repo/target/debug/containerd-shim-runsc-v1"; do
+  # The newest of the node, release and debug builds.
+  for candidate in "$repo/target/node/containerd-shim-runsc-v1" \
+    "$repo/target/release/containerd-shim-runsc-v1" "$repo/target/debug/containerd-shim-runsc-v1"; do
     if [[ -x $candidate && ( -z $binary || $candidate -nt $binary ) ]]; then binary=$candidate; fi
   done
-  [[ -n $binary ]] || die "no built shim in $repo/target/{release,debug}: run cargo build --release or pass --binary"
+  [[ -n $binary ]] || die "no built shim in $repo/target/{node,release,debug}: run scripts/build.sh or pass --binary"
 fi
 [[ -x $binary ]] || die "$binary is not an executable file"
 [[ $runsc_toml == /* ]] || die "--runsc-toml must be an absolute path (containerd passes it to the shim)"

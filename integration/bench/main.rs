@@ -3,14 +3,16 @@
 //! stderr.
 //!
 //! ```text
-//! cargo build --release -p containerd-shim-runsc-v1
+//! bash scripts/build.sh          # the node build, target/node/containerd-shim-runsc-v1
 //! cargo run --release -p harness --bin bench -- [--runs 10] [--quick]
 //! ```
 //!
 //! Configurations: bare `runc run` and bare `runsc run` of one OCI bundle (the
 //! floors), containerd's Go runc shim + runc, containerd's Go runc shim driving
 //! runsc through a wrapper (the Go peer), and this shim. The shim binary is
-//! `$SHIM_BINARY`, else the one next to this executable (`target/release`).
+//! `$SHIM_BINARY`, else the node build of `scripts/build.sh`
+//! (`target/node`) if there is one, else the one next to this executable
+//! (`target/release`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -201,7 +203,12 @@ fn main() -> ExitCode {
 }
 
 fn run(opts: &Opts) -> Result<String, String> {
-    let containerd = Containerd::builder()
+    let mut builder = Containerd::builder();
+    let node_build = harness::target_dir().join("node").join(harness::SHIM_NAME);
+    if std::env::var_os(harness::SHIM_BINARY_ENV).is_none() && node_build.exists() {
+        builder = builder.shim_binary(node_build);
+    }
+    let containerd = builder
         .start()
         .map_err(|e| format!("starting containerd: {e}"))?;
     eprintln!(

@@ -50,7 +50,7 @@ pub use ctr::{Ctr, Run, Runtime, TaskInfo, CTR_TIMEOUT};
 pub use error::{Error, Result};
 pub use images::{archives, ImageArchives, BUSYBOX_IMAGE};
 pub use layout::Layout;
-pub use locate::{shim_binary, SHIM_BINARY_ENV, SHIM_NAME};
+pub use locate::{shim_binary, target_dir, SHIM_BINARY_ENV, SHIM_NAME};
 pub use preflight::{missing_requirements, report_skip};
 pub use teardown::down;
 pub use versions::{
