@@ -28,6 +28,38 @@ fn metrics_follow_the_host_or_the_config() {
     );
     assert!(value(&out.stdout, "cpuacct.usage") > Some(0), "{out}");
     assert!(value(&out.stdout, "pids.current") >= Some(1), "{out}");
+    // gVisor's stats carry no limit; the shim adds the host cgroup's (an
+    // unlimited v1 cgroup's is its huge default), as `docker stats` needs.
+    assert!(
+        value(&out.stdout, "memory.limit_in_bytes") > Some(1 << 40),
+        "{out}"
+    );
+    let limited = ctr.new_id("lim");
+    let config = containerd.runsc_config().display().to_string();
+    let started = ctr.ctr(&[
+        "run",
+        "-d",
+        "--memory-limit",
+        "268435456",
+        "--runtime",
+        "io.containerd.runsc.v1",
+        "--runtime-config-path",
+        &config,
+        harness::BUSYBOX_IMAGE,
+        &limited,
+        "sleep",
+        "600",
+    ]);
+    assert!(started.success(), "{started}");
+    ctr.wait_for_status(&limited, "RUNNING", std::time::Duration::from_secs(10))
+        .unwrap();
+    let out = ctr.ctr(&["tasks", "metrics", &limited]);
+    assert_eq!(
+        value(&out.stdout, "memory.limit_in_bytes"),
+        Some(268435456),
+        "{out}"
+    );
+    ctr.remove(&limited);
 
     let base = std::fs::read_to_string(containerd.runsc_config()).unwrap();
     let v2_config = containerd
@@ -47,6 +79,10 @@ fn metrics_follow_the_host_or_the_config() {
     assert!(out.success(), "{out}");
     assert!(value(&out.stdout, "memory.usage") > Some(0), "{out}");
     assert!(value(&out.stdout, "cpu.usage_usec") > Some(0), "{out}");
+    assert!(
+        value(&out.stdout, "memory.usage_limit") > Some(1 << 40),
+        "{out}"
+    );
     assert_eq!(value(&out.stdout, "memory.usage_in_bytes"), None, "{out}");
 
     ctr.remove(&v1);

@@ -1247,6 +1247,13 @@ impl Task for TaskService {
     async fn stats(&self, _ctx: &TtrpcContext, req: StatsRequest) -> TtrpcResult<StatsResponse> {
         let c = self.container(&req.id)?;
         let mut event = self.stats_of(&c).await?;
+        // gVisor reports usage without the limit; clients such as
+        // `docker stats` show the limit the host enforces.
+        if event.data.memory.usage.limit == 0 {
+            if let Some(limit) = overhead::memory_limit(c.state().init.pid) {
+                event.data.memory.usage.limit = limit;
+            }
+        }
         if c.pause {
             self.report_overhead(&c, &mut event).await;
         }
