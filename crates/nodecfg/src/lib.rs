@@ -17,6 +17,9 @@
 //! With `version = 3` (containerd 2.x) the table is
 //! `plugins."io.containerd.cri.v1.runtime".containerd.runtimes.<handler>`.
 //! Version 1 files (no `version` key) are refused rather than guessed at.
+//!
+//! Docker Engine's `daemon.json` gets a runtime of the same shim with
+//! [`apply_docker_file`] (`config-docker`).
 
 use std::{
     fmt, fs, io,
@@ -27,8 +30,12 @@ use std::{
 use toml_edit::{Array, DocumentMut, Item, Table, TableLike, Value};
 
 mod diff;
+mod docker;
 
 pub use diff::unified;
+pub use docker::{
+    apply_docker_file, configure_docker, DockerApplied, DockerEdited, DEFAULT_DOCKER_RUNTIME,
+};
 
 /// `runtime_type` that makes containerd run `containerd-shim-runsc-v1`.
 pub const RUNTIME_TYPE: &str = "io.containerd.runsc.v1";
@@ -45,12 +52,22 @@ pub enum Error {
     /// The text is not TOML.
     #[error("{origin} is not valid TOML: {message}")]
     Parse { origin: String, message: String },
+    /// The text is not JSON (daemon.json).
+    #[error("{origin} is not valid JSON: {message}")]
+    ParseJson { origin: String, message: String },
     /// A version this tool does not edit.
     #[error("{origin}: {message}")]
     Version { origin: String, message: String },
     /// A key on the way to the handler has the wrong type.
     #[error("{origin}: `{key}` is {found}, not a table; fix it by hand")]
     NotATable {
+        origin: String,
+        key: String,
+        found: String,
+    },
+    /// A key on the way to the Docker runtime is not a JSON object.
+    #[error("{origin}: `{key}` is {found}, not an object; fix it by hand")]
+    NotAnObject {
         origin: String,
         key: String,
         found: String,
@@ -133,7 +150,7 @@ impl Handler {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let ok = !self.name.is_empty()
             && self
                 .name
@@ -252,7 +269,7 @@ pub fn apply_file(path: &Path, handler: &Handler, dry_run: bool) -> Result<Appli
     })
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let io_err = |what: String| move |source| Error::Io { what, source };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
