@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# versions.sh — provide containerd and runsc versions side by side, without
+# versions.sh — provide containerd, runsc and Docker versions side by side, without
 # touching the system's packages: Debian's own packages, fetched with a private
 # apt sources list (signed by the installed Debian archive keyring) and unpacked
 # with `dpkg -x` into a cache directory per package and version:
@@ -7,12 +7,16 @@
 #   ${RUNSC_SHIM_VERSIONS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/runsc-shim-versions}/<pkg>-<ver>/
 #
 # Usage: versions.sh [PKG=VER ...]     (default: every version of the matrix)
-#   PKG is containerd or runsc; VER an upstream version (1.7.24, 20240729), the
-#   Debian version that starts with it (after an optional `0.0~`) is fetched.
+#   PKG is containerd, runsc or docker; VER an upstream version (1.7.24,
+#   20240729, 28.5.2), the Debian version that starts with it (after an
+#   optional `0.0~`) is fetched. docker is Debian's docker.io (dockerd) and
+#   docker-cli (docker) of that version, unpacked into one directory; it is
+#   not in the default list (the matrix does not use it), only fetched when asked.
 #
 # Prints one line per version, tab-separated, for scripts to read:
 #   containerd <ver> <dir with containerd, ctr, containerd-shim-runc-v2>
 #   runsc      <ver> <path of the runsc binary>
+#   docker     <ver> <dir with dockerd and docker>
 # or, when a package cannot be downloaded (offline, gone from the archive):
 #   <pkg> <ver> UNAVAILABLE <why>
 # Idempotent: a version already unpacked is neither fetched nor unpacked again.
@@ -59,12 +63,30 @@ apt_lists() {
   return "$lists_ready"
 }
 
-# The binary a package version provides: the containerd directory or runsc.
+# The Debian packages of PKG; the first one's versions are looked up.
+debs() {
+  case $1 in
+    docker) echo docker.io docker-cli ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# What a package version provides: the containerd directory, runsc, or the
+# docker directory (links to usr/sbin's dockerd and usr/bin's docker).
 provided() {
   local pkg=$1 dir=$2
   case $pkg in
     containerd) echo "$dir/usr/bin" ;;
     runsc) echo "$dir/usr/bin/runsc" ;;
+    docker) echo "$dir/bin" ;;
+  esac
+}
+
+# The executables PKG must provide in the directory `provided` prints, one a line.
+required() {
+  case $1 in
+    containerd) echo containerd ;;
+    docker) printf '%s\n' dockerd docker ;;
   esac
 }
 
@@ -81,32 +103,46 @@ fetch() {
       "$(tail -1 "$apt_dir/update.log")"
     return
   fi
+  local -a debs
+  read -r -a debs <<<"$(debs "$pkg")"
   local debver
-  debver=$(apt-cache "${apt_opts[@]}" madison "$pkg" |
+  debver=$(apt-cache "${apt_opts[@]}" madison "${debs[0]}" |
     awk -F' *[|] *' -v v="$ver" '{ d = $2; sub(/^0\.0~/, "", d) }
       index(d, v) == 1 && substr(d, length(v) + 1, 1) !~ /[0-9]/ { print $2; exit }')
   if [[ -z $debver ]]; then
     printf '%s\t%s\tUNAVAILABLE\tno Debian package %s version %s in %s\n' \
-      "$pkg" "$ver" "$pkg" "$ver" "${SUITES[*]}"
+      "$pkg" "$ver" "${debs[0]}" "$ver" "${SUITES[*]}"
     return
   fi
   local tmp
   tmp=$(mktemp -d "$cache/.fetch-XXXXXX")
-  if ! (cd "$tmp" && apt-get "${apt_opts[@]}" download "$pkg=$debver") >"$tmp/log" 2>&1; then
-    printf '%s\t%s\tUNAVAILABLE\tapt-get download %s=%s failed: %s\n' \
-      "$pkg" "$ver" "$pkg" "$debver" "$(tail -1 "$tmp/log")"
+  if ! (cd "$tmp" && apt-get "${apt_opts[@]}" download "${debs[@]/%/=$debver}") >"$tmp/log" 2>&1; then
+    printf '%s\t%s\tUNAVAILABLE\tapt-get download %s failed: %s\n' \
+      "$pkg" "$ver" "${debs[*]/%/=$debver}" "$(tail -1 "$tmp/log")"
     rm -rf "$tmp"
     return
   fi
   rm -rf "$dir"
   mkdir -p "$dir"
-  dpkg -x "$tmp"/*.deb "$dir"
+  local deb
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$dir"; done
   echo "$debver" >"$dir/.debian-version"
   rm -rf "$tmp"
-  if [[ ! -x $bin || ($pkg == containerd && ! -x $bin/containerd) ]]; then
-    printf '%s\t%s\tUNAVAILABLE\t%s=%s has no %s\n' "$pkg" "$ver" "$pkg" "$debver" "$bin"
-    return
+  if [[ $pkg == docker ]]; then
+    # dockerd, docker-proxy, docker and docker-init in one directory.
+    mkdir -p "$bin"
+    local exe
+    for exe in "$dir"/usr/sbin/* "$dir"/usr/bin/*; do
+      ln -sfn "../${exe#"$dir"/}" "$bin/${exe##*/}"
+    done
   fi
+  local path
+  for path in "$bin" $(required "$pkg" | sed "s|^|$bin/|"); do
+    if [[ ! -x $path ]]; then
+      printf '%s\t%s\tUNAVAILABLE\t%s=%s has no %s\n' "$pkg" "$ver" "$pkg" "$debver" "$path"
+      return
+    fi
+  done
   touch "$dir/.complete"
   printf '%s\t%s\t%s\n' "$pkg" "$ver" "$bin"
 }
@@ -114,9 +150,9 @@ fetch() {
 for w in "${wanted[@]}"; do
   pkg=${w%%=*} ver=${w#*=}
   case $pkg in
-    containerd | runsc) ;;
+    containerd | runsc | docker) ;;
     *)
-      echo "versions.sh: unknown package in $w (containerd=VER or runsc=VER)" >&2
+      echo "versions.sh: unknown package in $w (containerd=VER, runsc=VER or docker=VER)" >&2
       exit 2
       ;;
   esac

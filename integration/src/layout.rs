@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 /// unix socket paths (`sun_path`) hold at most 107 bytes plus the NUL.
-const MAX_SOCKET_PATH: usize = 107;
+pub(crate) const MAX_SOCKET_PATH: usize = 107;
 
 /// Directory where containerd 1.6 puts shim sockets (not configurable).
 pub const SHIM_SOCKET_DIR: &str = "/run/containerd/s";
@@ -136,9 +136,16 @@ impl Layout {
     /// The socket containerd 1.6 gives the shim of container `id` in namespace `ns`:
     /// `/run/containerd/s/<sha256("<grpc address>/<ns>/<id>")>`.
     pub fn shim_socket(&self, ns: &str, id: &str) -> PathBuf {
-        let key = format!("{}/{ns}/{id}", self.socket().display());
-        Path::new(SHIM_SOCKET_DIR).join(hex_sha256(key.as_bytes()))
+        shim_socket_of(&self.socket(), ns, id)
     }
+}
+
+/// The socket a containerd serving grpc on `address` gives the shim of
+/// container `id` in namespace `ns` (containerd 1.6 through 2.x):
+/// `/run/containerd/s/<sha256("<address>/<ns>/<id>")>`.
+pub fn shim_socket_of(address: &Path, ns: &str, id: &str) -> PathBuf {
+    let key = format!("{}/{ns}/{id}", address.display());
+    Path::new(SHIM_SOCKET_DIR).join(hex_sha256(key.as_bytes()))
 }
 
 /// Lower-case hex sha256 of `data`.

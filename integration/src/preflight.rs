@@ -43,7 +43,7 @@ pub fn report_skip(test: &str, why: &str) {
     let _ = nix::unistd::write(std::io::stderr(), line.as_bytes());
 }
 
-fn on_path(command: &str) -> bool {
+pub(crate) fn on_path(command: &str) -> bool {
     std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)

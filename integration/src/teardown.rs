@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 use crate::command;
 use crate::cri;
 use crate::ctr::parse_tasks;
-use crate::layout::Layout;
+use crate::layout::{shim_socket_of, Layout};
 use crate::procfs::{self, Process};
 
 /// How long containerd gets to exit after SIGTERM before SIGKILL.
@@ -51,7 +51,7 @@ pub fn run(
         .iter()
         .map(|(ns, id)| layout.shim_socket(ns, id))
         .collect();
-    sockets.extend(kill_leftovers(layout));
+    sockets.extend(kill_leftovers(&layout.socket(), layout.dir()));
     thread::sleep(Duration::from_millis(200));
     for socket in sockets {
         let _ = fs::remove_file(socket);
@@ -120,20 +120,7 @@ fn remove_containers(layout: &Layout) {
 
 fn stop_daemon(layout: &Layout, daemon: Daemon, problems: &mut Vec<String>) {
     match daemon {
-        Daemon::Child(mut child) => {
-            let pid = Pid::from_raw(child.id() as i32);
-            let _ = kill(pid, Signal::SIGTERM);
-            let deadline = Instant::now() + TERM_GRACE;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(50));
-            }
-            problems.push(format!("containerd {pid} ignored SIGTERM; sent SIGKILL"));
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        Daemon::Child(mut child) => stop_child(&mut child, "containerd", TERM_GRACE, problems),
         Daemon::Pid(raw) => {
             let config = layout.config().display().to_string();
             let ours = |pid: i32| procfs::process(pid).is_some_and(|p| p.args.contains(&config));
@@ -155,31 +142,63 @@ fn stop_daemon(layout: &Layout, daemon: Daemon, problems: &mut Vec<String>) {
     }
 }
 
+/// Sends SIGTERM to `child` (a daemon called `what` in messages), waits up to
+/// `grace` for it to exit, then SIGKILLs and reaps it, noting that in `problems`.
+pub(crate) fn stop_child(
+    child: &mut Child,
+    what: &str,
+    grace: Duration,
+    problems: &mut Vec<String>,
+) {
+    let pid = Pid::from_raw(child.id() as i32);
+    let _ = kill(pid, Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    problems.push(format!("{what} {pid} ignored SIGTERM; sent SIGKILL"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Whether `p` is a shim serving this instance (`-address <our socket>`).
 pub fn is_our_shim(layout: &Layout, p: &Process) -> bool {
-    let socket = layout.socket();
-    p.program().starts_with("containerd-shim") && p.flag("address") == socket.to_str()
+    serves(p, &layout.socket())
+}
+
+/// Whether `p` is a shim of the containerd whose grpc socket is `address`.
+pub(crate) fn serves(p: &Process, address: &Path) -> bool {
+    p.program().starts_with("containerd-shim") && p.flag("address") == address.to_str()
 }
 
 /// Whether `p` is a runsc process (runsc, runsc-sandbox, runsc-gofer, ...) whose
 /// arguments point into the instance directory.
 pub fn is_our_runsc(layout: &Layout, p: &Process) -> bool {
-    p.program().starts_with("runsc") && p.mentions_dir(layout.dir())
+    is_runsc_under(p, layout.dir())
 }
 
-/// SIGKILLs leftover shims (with their process group when they lead one) and runsc
-/// processes of this instance; returns the sockets of the killed shims.
-fn kill_leftovers(layout: &Layout) -> Vec<std::path::PathBuf> {
+/// Whether `p` is a runsc process whose arguments point into `dir`.
+pub(crate) fn is_runsc_under(p: &Process, dir: &Path) -> bool {
+    p.program().starts_with("runsc") && p.mentions_dir(dir)
+}
+
+/// SIGKILLs leftover shims of the containerd at `address` (with their process
+/// group when they lead one) and runsc processes pointing into `dir`; returns
+/// the sockets of the killed shims.
+pub(crate) fn kill_leftovers(address: &Path, dir: &Path) -> Vec<std::path::PathBuf> {
     let mut sockets = Vec::new();
     for p in procfs::processes() {
-        if is_our_shim(layout, &p) {
+        if serves(&p, address) {
             eprintln!(
                 "harness teardown: killing leftover shim {} ({})",
                 p.pid,
                 p.cmdline()
             );
             if let (Some(ns), Some(id)) = (p.flag("namespace"), p.flag("id")) {
-                sockets.push(layout.shim_socket(ns, id));
+                sockets.push(shim_socket_of(address, ns, id));
             }
             let pid = Pid::from_raw(p.pid);
             if p.pgid() == Some(p.pid) {
@@ -187,7 +206,7 @@ fn kill_leftovers(layout: &Layout) -> Vec<std::path::PathBuf> {
             } else {
                 let _ = kill(pid, Signal::SIGKILL);
             }
-        } else if is_our_runsc(layout, &p) {
+        } else if is_runsc_under(&p, dir) {
             eprintln!(
                 "harness teardown: killing leftover runsc {} ({})",
                 p.pid,
@@ -199,7 +218,8 @@ fn kill_leftovers(layout: &Layout) -> Vec<std::path::PathBuf> {
     sockets
 }
 
-fn unmount_all(dir: &Path, problems: &mut Vec<String>) {
+/// Unmounts everything at or below `dir`, deepest first (lazily if busy).
+pub(crate) fn unmount_all(dir: &Path, problems: &mut Vec<String>) {
     for mount in procfs::mounts_under(dir) {
         if umount2(&mount, MntFlags::empty()).is_err() {
             if let Err(e) = umount2(&mount, MntFlags::MNT_DETACH) {
@@ -221,7 +241,7 @@ fn delete_bridge(layout: &Layout) {
 /// Removes the (empty) cgroups `/<ns>/<id>` of handed-out ids and `/<ns>` of the
 /// instance's own namespaces in every v1 hierarchy. `rmdir` only: a cgroup that
 /// still has processes or children stays.
-fn remove_cgroups(ids: &[(String, String)], own_namespaces: &[String]) {
+pub(crate) fn remove_cgroups(ids: &[(String, String)], own_namespaces: &[String]) {
     for hierarchy in cgroup_hierarchies() {
         for (ns, id) in ids {
             let _ = fs::remove_dir(hierarchy.join(ns).join(id));
