@@ -3,9 +3,12 @@
 #   1. the shim binary as <prefix>/bin/containerd-shim-runsc-v1 (on containerd's PATH);
 #   2. a documented runsc.toml, only if none exists (an existing one is never touched);
 #   3. the `runsc` runtime handler in containerd's config (added or updated, everything
-#      else kept; done by the shim's `config-runtime` command).
+#      else kept; done by the shim's `config-runtime` command);
+#   4. with --docker, a runtime `gvisor` in Docker's daemon.json (added or updated,
+#      every other key kept; done by the shim's `config-docker` command).
 # Then restart containerd (systemctl restart containerd) and run
-# `containerd-shim-runsc-v1 check` to verify the node.
+# `containerd-shim-runsc-v1 check` to verify the node; after step 4 restart dockerd
+# (or `systemctl reload docker`) and run `docker run --runtime gvisor ...`.
 #
 # Options:
 #   --prefix DIR       install root (default /usr/local)
@@ -14,6 +17,10 @@
 #   --binary PATH      the built shim (default: the newest of target/node (scripts/build.sh),
 #                      target/release and target/debug)
 #   --handler NAME     CRI runtime handler name (default runsc)
+#   --docker           also add the runtime to Docker's daemon.json
+#   --daemon-json PATH Docker's config (default /etc/docker/daemon.json; implies --docker)
+#   --docker-runtime NAME  Docker runtime name (default gvisor; implies --docker)
+#   --no-containerd    leave containerd's config alone (step 3), e.g. on a Docker-only host
 #   --dry-run          print what would change, change nothing
 set -euo pipefail
 
@@ -22,9 +29,13 @@ config=/etc/containerd/config.toml
 runsc_toml=/etc/containerd/runsc.toml
 binary=
 handler=runsc
+docker=0
+daemon_json=/etc/docker/daemon.json
+docker_runtime=gvisor
+containerd=1
 dry_run=0
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 while (($#)); do
@@ -34,6 +45,10 @@ while (($#)); do
     --runsc-toml) runsc_toml=${2:?--runsc-toml needs a value}; shift 2 ;;
     --binary) binary=${2:?--binary needs a value}; shift 2 ;;
     --handler) handler=${2:?--handler needs a value}; shift 2 ;;
+    --docker) docker=1; shift ;;
+    --daemon-json) daemon_json=${2:?--daemon-json needs a value}; docker=1; shift 2 ;;
+    --docker-runtime) docker_runtime=${2:?--docker-runtime needs a value}; docker=1; shift 2 ;;
+    --no-containerd) containerd=0; shift ;;
     --dry-run) dry_run=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -110,12 +125,25 @@ EOF
 fi
 
 # 3. The handler in containerd's config.
-args=(config-runtime --config "$config" --runsc-toml "$runsc_toml" --handler "$handler")
-((dry_run)) && args+=(--dry-run)
-"$binary" "${args[@]}"
+if ((containerd)); then
+  args=(config-runtime --config "$config" --runsc-toml "$runsc_toml" --handler "$handler")
+  ((dry_run)) && args+=(--dry-run)
+  "$binary" "${args[@]}"
+fi
+
+# 4. The runtime in Docker's daemon.json.
+if ((docker)); then
+  args=(config-docker --daemon-json "$daemon_json" --runsc-toml "$runsc_toml" --runtime "$docker_runtime")
+  ((dry_run)) && args+=(--dry-run)
+  "$binary" "${args[@]}"
+fi
 
 if ((dry_run)); then
   echo "dry run: nothing was changed"
 else
-  echo "done: restart containerd (systemctl restart containerd), then run: $target check --config $config"
+  ((containerd)) &&
+    echo "done: restart containerd (systemctl restart containerd), then run: $target check --config $config"
+  ((docker)) &&
+    echo "done: restart dockerd (systemctl restart docker), then: docker run --rm --runtime $docker_runtime busybox cat /proc/version"
+  true
 fi

@@ -91,3 +91,64 @@ fn install_sh_restores_the_handler_in_the_harness_config() {
     assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
     containerd.assert_no_leaks();
 }
+
+#[test]
+fn install_sh_adds_the_docker_runtime_keeping_other_keys() {
+    let shim = harness::shim_binary();
+    if !shim.exists() {
+        harness::report_skip("install docker", "needs a built shim");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon_json = tmp.path().join("daemon.json");
+    let original = r#"{"log-level": "warn", "runtimes": {"crun": {"path": "/usr/bin/crun"}},
+ "runsc-old": 1}"#;
+    std::fs::write(&daemon_json, original).unwrap();
+    let runsc_toml = tmp.path().join("runsc.toml");
+    let prefix = tmp.path().join("prefix");
+    let args = [
+        "--prefix".as_ref(),
+        prefix.as_os_str(),
+        "--runsc-toml".as_ref(),
+        runsc_toml.as_os_str(),
+        "--binary".as_ref(),
+        shim.as_os_str(),
+        "--daemon-json".as_ref(),
+        daemon_json.as_os_str(),
+        "--no-containerd".as_ref(),
+    ];
+    let first = install(&args);
+    assert!(first.contains("+    \"gvisor\": {"), "{first}");
+    let edited = std::fs::read_to_string(&daemon_json).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&edited).unwrap();
+    assert_eq!(v["log-level"], "warn");
+    assert_eq!(v["runsc-old"], 1);
+    assert_eq!(v["runtimes"]["crun"]["path"], "/usr/bin/crun");
+    let gvisor = &v["runtimes"]["gvisor"];
+    assert_eq!(gvisor["runtimeType"], "io.containerd.runsc.v1");
+    assert_eq!(
+        gvisor["options"]["TypeUrl"],
+        "io.containerd.runsc.v1.options"
+    );
+    assert_eq!(
+        gvisor["options"]["ConfigPath"],
+        runsc_toml.display().to_string()
+    );
+    // --no-containerd: no containerd config was written.
+    assert!(!first.contains("config.toml"), "{first}");
+
+    let second = install(&args);
+    assert!(second.contains("daemon.json: unchanged"), "{second}");
+    assert_eq!(std::fs::read_to_string(&daemon_json).unwrap(), edited);
+
+    std::fs::write(&daemon_json, "{\"runtimes\": [").unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/install.sh");
+    let bad = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("daemon.json is not valid JSON"), "{stderr}");
+}
