@@ -15,6 +15,7 @@
 //!
 //! [`Containerd::cri`] drives the same instance through containerd's CRI plugin
 //! the way kubelet does (pods, containers, ExecSync, CRI logs); see [`Cri`].
+//! [`dockerd::Dockerd`] is a private Docker Engine with the shim as a runtime.
 //!
 //! Everything an instance creates lives under its directory, except what
 //! containerd 1.6 puts elsewhere by design: shim sockets in `/run/containerd/s/`,
