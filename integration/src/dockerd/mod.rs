@@ -258,6 +258,31 @@ impl Dockerd {
         self.docker_input(&args, stdin, DOCKER_TIMEOUT)
     }
 
+    /// Adds runtime `name` with `runsc_toml` as its runsc.toml to daemon.json
+    /// (`config-docker`, as an operator would) and has dockerd reload it
+    /// (SIGHUP); returns once `docker info` lists the runtime.
+    pub fn add_runtime(&self, name: &str, runsc_toml: &Path) -> Result<()> {
+        configure_runtime(&self.layout, name, runsc_toml)?;
+        if let Some(child) = self.child.lock().unwrap().as_ref() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP)
+                .context("sending SIGHUP to dockerd")?;
+        }
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let info = self.docker(&["info", "--format", "{{json .Runtimes}}"]);
+            if info.stdout.contains(&format!("\"{name}\"")) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::msg(format!(
+                    "dockerd did not load runtime {name}: {info}"
+                )));
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The last `lines` lines of dockerd's (and its containerd's) log.
     pub fn log_tail(&self, lines: usize) -> String {
         let log = fs::read_to_string(self.layout.log()).unwrap_or_default();
@@ -392,16 +417,24 @@ fn prepare(layout: &DockerLayout) -> Result<()> {
     let runsc_toml = layout.runtime_config(RUNTIME);
     write(&runsc_toml, &config::runsc_config(&shim_layout, ""))?;
     write(&layout.daemon_json(), &files::daemon_json(layout))?;
-    let mut cmd = Command::new(&shim);
+    configure_runtime(layout, RUNTIME, &runsc_toml)
+}
+
+/// Adds runtime `name` of the shim on dockerd's PATH to daemon.json with
+/// the shim's `config-docker`.
+fn configure_runtime(layout: &DockerLayout, name: &str, runsc_toml: &Path) -> Result<()> {
+    let mut cmd = Command::new(layout.shim().bin_dir().join(SHIM_NAME));
     cmd.arg("config-docker")
         .arg("--daemon-json")
         .arg(layout.daemon_json())
         .arg("--runsc-toml")
-        .arg(&runsc_toml)
-        .args(["--runtime", RUNTIME]);
+        .arg(runsc_toml)
+        .args(["--runtime", name]);
     let out = command::run(cmd, Duration::from_secs(10))?;
     if !out.success() {
-        return Err(Error::msg(format!("configuring dockerd: {out}")));
+        return Err(Error::msg(format!(
+            "adding runtime {name} to daemon.json: {out}"
+        )));
     }
     Ok(())
 }
