@@ -55,7 +55,9 @@ apt_lists() {
   for s in "${SUITES[@]}"; do
     echo "deb [signed-by=$KEYRING] $MIRROR $s main" >>"$apt_dir/sources.list"
   done
-  if apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1; then
+  # apt-get update exits 0 when it could fetch nothing (offline): it only warns.
+  if apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1 &&
+    compgen -G "$apt_dir/lists/*_Packages*" >/dev/null; then
     lists_ready=0
   else
     lists_ready=1
@@ -100,7 +102,7 @@ fetch() {
   fi
   if ! apt_lists; then
     printf '%s\t%s\tUNAVAILABLE\tapt-get update failed: %s\n' "$pkg" "$ver" \
-      "$(tail -1 "$apt_dir/update.log")"
+      "$(grep -m1 'Failed to fetch' "$apt_dir/update.log" || tail -1 "$apt_dir/update.log")"
     return
   fi
   local -a debs
