@@ -9,6 +9,8 @@
 //! cgroup_metrics = "v2"             # Stats format; default: the host's
 //! control_server = false            # always run the runsc CLI (default: talk
 //!                                   # to the sandbox's control server in-process)
+//! tty_relay = false                 # terminals as runsc passes them (default:
+//!                                   # a pty of gVisor's own, see `tty`)
 //! [runsc_config]                    # each key = "value" becomes --key=value
 //!   network = "none"
 //!   debug-log = "/var/log/runsc/%ID%/"
@@ -107,6 +109,11 @@ pub struct ShimConfig {
     /// for each, as gVisor's Go shim does.
     #[serde(default)]
     pub control_server: Option<bool>,
+    /// Whether terminal processes get a pty of gVisor's own through the
+    /// terminal relay (default true); false leaves them on the host pty
+    /// runsc passes in, where `tty` prints "not a tty".
+    #[serde(default)]
+    pub tty_relay: Option<bool>,
     /// Extra runsc global flags.
     #[serde(default)]
     pub runsc_config: BTreeMap<String, toml::Value>,
@@ -139,6 +146,8 @@ pub struct Resolved {
     pub timeouts: (Duration, Duration),
     /// Whether to talk to the sandbox's control server in-process.
     pub control_server: bool,
+    /// Whether terminal processes start through the terminal relay.
+    pub tty_relay: bool,
 }
 
 impl ShimConfig {
@@ -251,14 +260,18 @@ impl ShimConfig {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_KUBELET_ROOT))
     }
 
-    /// The state root for a namespace: `<root>/<namespace>`.
-    pub fn state_root(&self, namespace: &str) -> PathBuf {
-        let root = if self.root.is_empty() {
+    /// The configured state root (`root`, or the default).
+    pub fn base_root(&self) -> &Path {
+        Path::new(if self.root.is_empty() {
             DEFAULT_ROOT
         } else {
             &self.root
-        };
-        Path::new(root).join(namespace)
+        })
+    }
+
+    /// The state root for a namespace: `<root>/<namespace>`.
+    pub fn state_root(&self, namespace: &str) -> PathBuf {
+        self.base_root().join(namespace)
     }
 
     /// Resolves the configuration for container `id` of `namespace` in pod
@@ -304,6 +317,7 @@ impl ShimConfig {
             log_level,
             timeouts: self.timeouts(),
             control_server: self.control_server.unwrap_or(true),
+            tty_relay: self.tty_relay.unwrap_or(true),
             cgroup_metrics: match &self.cgroup_metrics {
                 Some(m) => Some(parse_metrics(m).map_err(Error::InvalidArgument)?),
                 None => None,
@@ -464,12 +478,15 @@ mod tests {
         assert!(r.runsc.flags.is_empty());
         assert_eq!(r.log_path, None);
         assert!(r.control_server);
+        assert!(r.tty_relay);
     }
 
     #[test]
-    fn control_server_can_be_turned_off() {
+    fn control_server_and_tty_relay_can_be_turned_off() {
         let r = resolve("binary_name = \"/bin/sh\"\ncontrol_server = false\n");
         assert!(!r.control_server);
+        let r = resolve("binary_name = \"/bin/sh\"\ntty_relay = false\n");
+        assert!(!r.tty_relay);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct Container {
     pub pause: bool,
     /// Whether the sandbox's control server may be used instead of runsc.
     pub control_server: bool,
+    /// Whether the terminal relay is mounted in it (exec'd terminal
+    /// processes then start through it too).
+    pub tty_relay: bool,
     state: Mutex<ContainerState>,
 }
 
@@ -83,6 +86,7 @@ impl Container {
             role,
             pause,
             control_server: true,
+            tty_relay: false,
             state: Mutex::new(ContainerState {
                 init_reaped: role_owns_sandbox,
                 init,
@@ -103,6 +107,11 @@ impl Container {
             ControlClient::locate(&self.runsc.options().root, sandbox)
                 .with_deadline(self.runsc.short_timeout())
         })
+    }
+
+    /// Records whether the terminal relay is mounted in the container.
+    pub fn with_tty_relay(self, tty_relay: bool) -> Self {
+        Self { tty_relay, ..self }
     }
 
     /// Makes every call about the container run the runsc CLI.

@@ -1,6 +1,7 @@
 //! The insides of `containerd-shim-runsc-v1`, a library so that fuzz
 //! targets and tools can reach the parsers; the binary is `main.rs`.
 
+pub mod bundle;
 pub mod cleanup;
 pub mod config;
 pub mod console;
@@ -22,4 +23,11 @@ pub mod spawner;
 pub mod stats;
 pub mod stdio;
 pub mod task;
+pub mod tty;
 pub mod volumes;
+
+// The terminal relay runs inside containers as a program of its own
+// (`build.rs` builds it); compiled here too for its unit tests and lints.
+#[cfg(test)]
+#[path = "../tty-relay/relay.rs"]
+mod tty_relay_program;

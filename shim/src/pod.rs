@@ -135,28 +135,14 @@ impl PodInfo {
             && self.cpu_period.is_some_and(|p| p > 0)
     }
 
-    /// Prepares `config.json` in `bundle` for runsc: for a sandbox, the pod
-    /// cgroup as runsc's cgroup parent and the pod's limits as the
+    /// Prepares a container's `config.json` for runsc: for a sandbox, the
+    /// pod cgroup as runsc's cgroup parent and the pod's limits as the
     /// sandbox's resources where neither the spec nor kubelet set them;
     /// for every container, gVisor's mount hints of the pod's volumes under
-    /// `kubelet_root`. Returns whether the file changed.
-    pub fn prepare_spec(&self, bundle: &Path, kubelet_root: &Path) -> Result<bool> {
-        let path = bundle.join("config.json");
-        let text = fs::read_to_string(&path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let mut spec: Value = serde_json::from_str(&text).map_err(|e| {
-            Error::InvalidArgument(format!("invalid OCI spec {}: {e}", path.display()))
-        })?;
-        let mut changed =
-            self.role == Role::Sandbox && self.edit_spec(&mut spec, Path::new(CGROUP_ROOT));
-        changed |= volumes::apply(&mut spec, &self.role, self.log_dir.as_deref(), kubelet_root)?;
-        if changed {
-            let out = serde_json::to_vec(&spec)
-                .map_err(|e| Error::Other(format!("encoding {}: {e}", path.display())))?;
-            fs::write(&path, out)
-                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-        }
-        Ok(changed)
+    /// `kubelet_root`. Returns whether the spec changed.
+    pub fn prepare_spec(&self, spec: &mut Value, kubelet_root: &Path) -> Result<bool> {
+        let changed = self.role == Role::Sandbox && self.edit_spec(spec, Path::new(CGROUP_ROOT));
+        Ok(volumes::apply(spec, &self.role, self.log_dir.as_deref(), kubelet_root)? | changed)
     }
 
     fn edit_spec(&self, spec: &mut Value, cgroup_root: &Path) -> bool {
@@ -422,8 +408,9 @@ mod tests {
             ]),
         )
         .unwrap();
-        fs::write(dir.path().join("config.json"), r#"{"linux": {}}"#).unwrap();
-        assert!(!app.prepare_spec(dir.path(), dir.path()).unwrap());
+        let mut app_spec = json!({"linux": {}});
+        assert!(!app.prepare_spec(&mut app_spec, dir.path()).unwrap());
+        assert_eq!(app_spec, json!({"linux": {}}));
         let mut spec = json!({"linux": {"cgroupsPath": "/default/c1"}});
         let plain = PodInfo::from_annotations("c1", &HashMap::new()).unwrap();
         assert!(!plain.edit_spec(&mut spec, dir.path()));

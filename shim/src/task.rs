@@ -39,7 +39,7 @@ use runsc::{ControlClient, CreateOpts, ExecOpts, KillOpts, Runsc, Spawner};
 use tokio::{io::unix::AsyncFd, sync::OnceCell};
 
 use crate::{
-    cleanup,
+    bundle, cleanup,
     config::ShimConfig,
     console::{Console, ConsoleSocket},
     container::{lock, Container, Exec, SharedTable},
@@ -53,6 +53,7 @@ use crate::{
     process::{wait_exit, Exit, ExitOutcome, Process},
     stats::{self, CgroupMode},
     stdio::{self, IoHandles, StdioPaths},
+    tty,
 };
 
 /// How long Delete waits for a created (never started) sandbox to die.
@@ -163,7 +164,20 @@ impl TaskService {
                 resolved.default_flag("cpu-num-from-quota", "true");
             }
         }
-        pod.prepare_spec(&bundle, &cfg.kubelet_root())?;
+        let relay = if resolved.tty_relay {
+            tty::install(cfg.base_root())
+                .map_err(|e| warn!("{e}: terminals stay on the host pty runsc passes in"))
+                .ok()
+        } else {
+            None
+        };
+        bundle::edit_spec(&bundle, |spec| {
+            let mut changed = pod.prepare_spec(spec, &cfg.kubelet_root())?;
+            if let Some(relay) = &relay {
+                changed |= tty::apply(spec, relay);
+            }
+            Ok(changed)
+        })?;
         resolved.create_log_dirs()?;
         self.apply_logging(&resolved);
         cleanup::save(&bundle, &resolved.runsc)?;
@@ -206,6 +220,7 @@ impl TaskService {
                     pod.pause,
                     init,
                 );
+                let c = c.with_tty_relay(relay.is_some());
                 let c = Arc::new(if control_server { c } else { c.cli_only() });
                 self.register(c, &req);
                 match &pod.role {
@@ -469,6 +484,11 @@ impl TaskService {
         };
         let files = ExecFiles::new(&c.bundle, exec_id);
         let result = async {
+            let spec = if c.tty_relay && stdio.terminal {
+                tty::wrap_exec_spec(&spec)?
+            } else {
+                spec
+            };
             tokio::fs::write(&files.spec, &spec)
                 .await
                 .map_err(|e| Error::io("writing the exec process spec", e))?;
