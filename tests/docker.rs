@@ -109,6 +109,19 @@ fn run_prints_gvisors_kernel_and_exit_codes(docker: &Dockerd) {
     let host = std::fs::read_to_string("/proc/version").unwrap();
     assert_ne!(out.stdout, host);
 
+    // The runtime type itself, without a daemon.json entry: no options
+    // reach the shim, which reads the runsc.toml its environment names
+    // (dockerd's RUNSC_SHIM_CONFIG; /etc/containerd/runsc.toml by default).
+    let name = docker.new_name("bytype");
+    let mut args = docker.run_args(&name, &["--rm"]);
+    let at = args.iter().position(|a| a == "--runtime").unwrap();
+    args[at + 1] = "io.containerd.runsc.v1".into();
+    args.extend([BUSYBOX_IMAGE, "cat", "/proc/version"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = docker.docker(&args);
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.starts_with("Linux version 4.4.0"), "{out}");
+
     let name = docker.new_name("dmesg");
     let out = docker.run(&name, &["--rm"], &["dmesg"]);
     assert!(out.stdout.contains("Starting gVisor"), "{out}");

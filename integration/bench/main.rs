@@ -1256,7 +1256,7 @@ impl Report {
         if let (Some(o), Some(p)) = (log(Config::Ours), log(Config::GoPeer)) {
             let _ = writeln!(
                 out,
-                "- log throughput ≥ the Go peer: {o:.0} MB/s vs {p:.0} MB/s → {}",
+                "- log throughput ≥ the Go peer: {o:.1} MB/s vs {p:.1} MB/s → {}",
                 verdict(o >= p)
             );
         }

@@ -42,6 +42,14 @@ pub const DEFAULT_BINARY: &str = "runsc";
 pub const DEFAULT_POD_LOG_ROOT: &str = "/var/log/pods";
 /// Where kubelet keeps pod volumes by default.
 pub const DEFAULT_KUBELET_ROOT: &str = "/var/lib/kubelet";
+/// The runsc.toml read when the runtime options name none (`ctr run
+/// --runtime io.containerd.runsc.v1`, `docker run --runtime
+/// io.containerd.runsc.v1`): where `scripts/install.sh` puts it. Absent,
+/// the defaults apply.
+pub const DEFAULT_CONFIG: &str = "/etc/containerd/runsc.toml";
+/// Environment variable (of containerd or dockerd, which shims inherit)
+/// naming another file than [`DEFAULT_CONFIG`]; that file must exist.
+pub const CONFIG_ENV: &str = "RUNSC_SHIM_CONFIG";
 /// Placeholder replaced by the container id in path values.
 pub const ID_PLACEHOLDER: &str = "%ID%";
 
@@ -151,10 +159,27 @@ pub struct Resolved {
 }
 
 impl ShimConfig {
-    /// Reads the configuration the runtime options point at; no options
-    /// (or options without a path) give the defaults.
+    /// Reads the configuration the runtime options point at; without a
+    /// path or body in them, the file [`CONFIG_ENV`] names, else
+    /// [`DEFAULT_CONFIG`] if it exists, else the defaults.
     pub fn load(opts: Option<&RuntimeOptions>) -> Result<Self> {
+        let named = env::var_os(CONFIG_ENV).filter(|v| !v.is_empty());
+        Self::load_from(opts, named.map(PathBuf::from), Path::new(DEFAULT_CONFIG))
+    }
+
+    fn load_from(
+        opts: Option<&RuntimeOptions>,
+        named: Option<PathBuf>,
+        default: &Path,
+    ) -> Result<Self> {
+        let opts = opts.filter(|o| !o.config_body.is_empty() || !o.config_path.is_empty());
         let Some(opts) = opts else {
+            if let Some(path) = named {
+                return Self::read(&path, &format!("named by {CONFIG_ENV}"));
+            }
+            if default.exists() {
+                return Self::read(default, "the default, as the runtime options name none");
+            }
             return Ok(Self::default());
         };
         if !opts.config_body.is_empty() {
@@ -163,16 +188,19 @@ impl ShimConfig {
             })?;
             return Self::parse(&text, "config_body of the runtime options");
         }
-        if opts.config_path.is_empty() {
-            return Ok(Self::default());
-        }
-        let text = std::fs::read_to_string(&opts.config_path).map_err(|e| {
-            Error::InvalidArgument(format!(
-                "cannot read runsc config {:?} (ConfigPath of the runtime options): {e}",
-                opts.config_path
-            ))
+        Self::read(
+            Path::new(&opts.config_path),
+            "ConfigPath of the runtime options",
+        )
+    }
+
+    /// Reads and parses the file at `path`; `why` says where the path came
+    /// from, for errors.
+    fn read(path: &Path, why: &str) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::InvalidArgument(format!("cannot read runsc config {path:?} ({why}): {e}"))
         })?;
-        Self::parse(&text, &opts.config_path)
+        Self::parse(&text, &path.to_string_lossy())
     }
 
     /// Parses and validates TOML text; `origin` names it in errors.
@@ -627,15 +655,17 @@ mod tests {
 
     #[test]
     fn load_reads_path_body_or_defaults() {
-        assert_eq!(ShimConfig::load(None).unwrap(), ShimConfig::default());
         let dir = tempfile::tempdir().unwrap();
+        let absent = dir.path().join("absent.toml");
+        let load = |opts| ShimConfig::load_from(opts, None, &absent);
+        assert_eq!(load(None).unwrap(), ShimConfig::default());
         let p = dir.path().join("runsc.toml");
         std::fs::write(&p, "log_level = \"warn\"").unwrap();
         let opts = RuntimeOptions {
             config_path: p.to_string_lossy().into(),
             ..Default::default()
         };
-        assert_eq!(ShimConfig::load(Some(&opts)).unwrap().log_level, "warn");
+        assert_eq!(load(Some(&opts)).unwrap().log_level, "warn");
         let body = RuntimeOptions {
             config_body: b"log_level = \"error\"".to_vec(),
             ..Default::default()
@@ -647,5 +677,30 @@ mod tests {
         };
         let err = ShimConfig::load(Some(&missing)).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/runsc.toml"), "{err}");
+        assert!(err.contains("ConfigPath"), "{err}");
+    }
+
+    #[test]
+    fn without_a_named_config_the_default_file_or_the_env_one_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let default = dir.path().join("default.toml");
+        std::fs::write(&default, "log_level = \"warn\"").unwrap();
+        let named = dir.path().join("named.toml");
+        std::fs::write(&named, "log_level = \"error\"").unwrap();
+        let empty = RuntimeOptions::default();
+        for opts in [None, Some(&empty)] {
+            let cfg = ShimConfig::load_from(opts, None, &default).unwrap();
+            assert_eq!(cfg.log_level, "warn");
+            let cfg = ShimConfig::load_from(opts, Some(named.clone()), &default).unwrap();
+            assert_eq!(cfg.log_level, "error");
+        }
+        let gone = dir.path().join("gone.toml");
+        let err = ShimConfig::load_from(None, Some(gone), &default)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gone.toml") && err.contains(CONFIG_ENV),
+            "{err}"
+        );
     }
 }

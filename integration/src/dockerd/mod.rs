@@ -439,6 +439,10 @@ fn configure_runtime(layout: &DockerLayout, name: &str, runsc_toml: &Path) -> Re
     Ok(())
 }
 
+/// The shim's environment variable naming the runsc.toml it reads when the
+/// runtime options name none (its `config::CONFIG_ENV`).
+const SHIM_CONFIG_ENV: &str = "RUNSC_SHIM_CONFIG";
+
 /// Starts dockerd in its own session, the shim and Docker's and containerd's
 /// binaries first on its PATH, its output in the instance's log.
 fn spawn(layout: &DockerLayout, binaries: &DockerBinaries) -> Result<Child> {
@@ -463,6 +467,9 @@ fn spawn(layout: &DockerLayout, binaries: &DockerBinaries) -> Result<Child> {
             "PATH",
             std::env::join_paths(search).context("building PATH")?,
         )
+        // For `--runtime io.containerd.runsc.v1` (no options): the
+        // instance's runsc.toml, not the host's /etc/containerd/runsc.toml.
+        .env(SHIM_CONFIG_ENV, layout.runtime_config(RUNTIME))
         .stdin(Stdio::null())
         .stdout(log.try_clone().context("duplicating the log fd")?)
         .stderr(log);
