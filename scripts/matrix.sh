@@ -12,10 +12,9 @@
 #                                     subset like the others
 #   MATRIX_PAIRS="1.7.24/20221219 ..."   only these pairs (containerd/runsc)
 #   MATRIX_ADVISORY_RUNSC="20240729"   runsc versions whose failures are reported
-#                                     but do not fail the run (default: 20240729,
-#                                     whose sandbox crashes intermittently on this
-#                                     host's kernel with systrap, and whose ptrace
-#                                     platform panics: "ptrace set regs failed")
+#                                     but do not fail the run (default: 20240729:
+#                                     Debian's build, made with Go 1.26, panics in
+#                                     its sentry's goroutine checks; see README)
 #
 # Run as root, after `cargo build --workspace --all-targets`. Exits non-zero if
 # any pair failed, advisory ones aside.
