@@ -9,7 +9,7 @@
 # Usage: versions.sh [PKG=VER ...]     (default: every version of the matrix)
 #   PKG is containerd, runsc or docker; VER an upstream version (1.7.24,
 #   20240729, 28.5.2), the Debian version that starts with it (after an
-#   optional `0.0~`) is fetched. docker is Debian's docker.io (dockerd) and
+#   optional `0.0~`) is fetched, from the earliest of SUITES that has it. docker is Debian's docker.io (dockerd) and
 #   docker-cli (docker) of that version, unpacked into one directory; it is
 #   not in the default list (the matrix does not use it), only fetched when asked.
 #
@@ -27,6 +27,9 @@ DEFAULT=(containerd=1.6.20 containerd=1.7.24 containerd=2.1.9 runsc=20221219 run
 SUITES=(bookworm bookworm-backports trixie sid)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+# Marks an unpacked version as complete; renamed when the choice of build
+# changes (2: the earliest suite's build), so that older caches are refetched.
+COMPLETE=.complete-2
 
 cache=${RUNSC_SHIM_VERSIONS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/runsc-shim-versions}
 apt_dir=$cache/.apt
@@ -96,7 +99,7 @@ fetch() {
   local pkg=$1 ver=$2 dir=$cache/$1-$2
   local bin
   bin=$(provided "$pkg" "$dir")
-  if [[ -e $dir/.complete ]]; then
+  if [[ -e $dir/$COMPLETE ]]; then
     printf '%s\t%s\t%s\n' "$pkg" "$ver" "$bin"
     return
   fi
@@ -108,9 +111,18 @@ fetch() {
   local -a debs
   read -r -a debs <<<"$(debs "$pkg")"
   local debver
+  # Of the builds of that version, the one of the earliest suite in SUITES:
+  # the build for Debian 12, made with its toolchain (sid's rebuild of runsc
+  # 20240729 with Go 1.26 panics in the sentry; bookworm-backports' with Go
+  # 1.22 works).
   debver=$(apt-cache "${apt_opts[@]}" madison "${debs[0]}" |
-    awk -F' *[|] *' -v v="$ver" '{ d = $2; sub(/^0\.0~/, "", d) }
-      index(d, v) == 1 && substr(d, length(v) + 1, 1) !~ /[0-9]/ { print $2; exit }')
+    awk -F' *[|] *' -v v="$ver" -v suites="${SUITES[*]}" '
+      BEGIN { n = split(suites, order, " "); for (i = 1; i <= n; i++) rank[order[i]] = i }
+      { d = $2; sub(/^0\.0~/, "", d); split($3, w, " "); s = w[2]; sub(/\/.*/, "", s); r = rank[s] }
+      index(d, v) == 1 && substr(d, length(v) + 1, 1) !~ /[0-9]/ && (best == "" || r < best_rank) {
+        best = $2; best_rank = r
+      }
+      END { if (best != "") print best }')
   if [[ -z $debver ]]; then
     printf '%s\t%s\tUNAVAILABLE\tno Debian package %s version %s in %s\n' \
       "$pkg" "$ver" "${debs[0]}" "$ver" "${SUITES[*]}"
@@ -145,7 +157,7 @@ fetch() {
       return
     fi
   done
-  touch "$dir/.complete"
+  touch "$dir/$COMPLETE"
   printf '%s\t%s\t%s\n' "$pkg" "$ver" "$bin"
 }
 

@@ -7,8 +7,7 @@
 //!   `/usr/bin/runsc`.
 //! - `E2E_RUNSC_PLATFORM=<platform>`: runsc's `--platform`; default: the
 //!   runsc binary's own default (`runsc flags`): ptrace for 20221219, systrap
-//!   for 20240729, whose ptrace platform panics on this host ("ptrace set regs
-//!   failed"); the kvm platform hangs in this VM.
+//!   for 20240729 (whose ptrace works too); the kvm platform hangs in this VM.
 //!
 //! The containerd's major version decides the config format it gets
 //! (version 3 with the `io.containerd.cri.v1.*` plugins from containerd 2).
