@@ -76,6 +76,23 @@ pub struct PodInfo {
     cpu_shares: Option<i64>,
 }
 
+/// The grouping key for `start` from the `config.json` of `bundle`: the
+/// pod's sandbox id, else `id` (also when the spec cannot be read; Create
+/// reports that). Reads the file in one go and decodes only the
+/// annotations: `start` is on the path of every container start.
+pub fn group_of_bundle(bundle: &Path, id: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Annotated {
+        #[serde(default)]
+        annotations: HashMap<String, String>,
+    }
+    fs::read(bundle.join("config.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Annotated>(&bytes).ok())
+        .map(|spec| group_of(&spec.annotations, id))
+        .unwrap_or_else(|| id.to_string())
+}
+
 /// The grouping key for `start`: the pod's sandbox id, else `id`.
 pub fn group_of(annotations: &HashMap<String, String>, id: &str) -> String {
     annotations
@@ -272,6 +289,24 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn start_groups_by_the_bundles_sandbox_id() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(group_of_bundle(dir.path(), "c1"), "c1", "no config.json");
+        let spec = dir.path().join("config.json");
+        fs::write(&spec, "{").unwrap();
+        assert_eq!(group_of_bundle(dir.path(), "c1"), "c1", "broken JSON");
+        fs::write(
+            &spec,
+            r#"{"ociVersion":"1.0.2","process":{"args":["true"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(group_of_bundle(dir.path(), "c1"), "c1", "no annotations");
+        let annotated = json!({"process": {}, "annotations": {SANDBOX_ID: "pod1", "x": "y"}});
+        fs::write(&spec, annotated.to_string()).unwrap();
+        assert_eq!(group_of_bundle(dir.path(), "c1"), "pod1");
     }
 
     #[test]

@@ -52,12 +52,7 @@ impl Shim for RunscShim {
     async fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
         // containerd runs `start` in the bundle: the pod's containers share
         // the shim of its sandbox.
-        let group = containerd_shim::asynchronous::util::read_spec("")
-            .await
-            .ok()
-            .and_then(|spec| spec.annotations().clone())
-            .map(|a| pod::group_of(&a, &opts.id))
-            .unwrap_or_else(|| opts.id.clone());
+        let group = pod::group_of_bundle(&self.bundle, &opts.id);
         launch::start(opts, &group)
             .await
             .map_err(|e| containerd_shim::Error::Other(e.to_string()))

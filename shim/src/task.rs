@@ -127,16 +127,8 @@ impl TaskService {
         let bundle = PathBuf::from(&req.bundle);
         let opts = options::decode(req.options.as_ref())?;
         let cfg = ShimConfig::load(opts.as_ref())?;
-        let spec = containerd_shim::asynchronous::util::read_spec(&bundle)
-            .await
-            .map_err(|e| {
-                Error::InvalidArgument(format!(
-                    "invalid OCI spec {}: {e}",
-                    bundle.join("config.json").display()
-                ))
-            })?;
-        let pod =
-            PodInfo::from_annotations(&req.id, &spec.annotations().clone().unwrap_or_default())?;
+        let mut spec = bundle::read_spec(&bundle)?;
+        let pod = PodInfo::from_annotations(&req.id, &bundle::annotations(&spec))?;
         let mut resolved = cfg.resolve(&self.namespace, &req.id, &pod.group, &bundle)?;
         for key in cfg.ignored_keys() {
             warn!("runsc config key {key:?} has no effect in this shim");
@@ -171,13 +163,13 @@ impl TaskService {
         } else {
             None
         };
-        bundle::edit_spec(&bundle, |spec| {
-            let mut changed = pod.prepare_spec(spec, &cfg.kubelet_root())?;
-            if let Some(relay) = &relay {
-                changed |= tty::apply(spec, relay);
-            }
-            Ok(changed)
-        })?;
+        let mut changed = pod.prepare_spec(&mut spec, &cfg.kubelet_root())?;
+        if let Some(relay) = &relay {
+            changed |= tty::apply(&mut spec, relay);
+        }
+        if changed {
+            bundle::write_spec(&bundle, &spec)?;
+        }
         resolved.create_log_dirs()?;
         self.apply_logging(&resolved);
         cleanup::save(&bundle, &resolved.runsc)?;
@@ -192,11 +184,7 @@ impl TaskService {
             stderr: req.stderr.clone(),
             terminal: req.terminal,
         };
-        let console_size = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.console_size())
-            .map(|b| (b.height() as u16, b.width() as u16));
+        let console_size = spec.get("process").and_then(bundle::console_size);
         let created = self
             .create_init(
                 &req.id,
@@ -504,7 +492,10 @@ impl TaskService {
                     .exec(&c.id, &files.spec, &opts, Default::default())
                     .await?;
                 let master = socket.receive().await?;
-                let size = exec_console_size(&spec);
+                let size = serde_json::from_slice(&spec)
+                    .ok()
+                    .as_ref()
+                    .and_then(bundle::console_size);
                 IoHandles::with_console(Console::start(master, &stdio, size)?)
             } else {
                 let (io, handles) = stdio::open(&stdio, &self.namespace, &c.id)?;
@@ -1138,14 +1129,6 @@ fn timestamp(t: SystemTime) -> Timestamp {
         nanos: d.subsec_nanos() as i32,
         ..Default::default()
     }
-}
-
-/// `consoleSize` of an exec's process spec, as (height, width).
-fn exec_console_size(spec: &[u8]) -> Option<(u16, u16)> {
-    let v: serde_json::Value = serde_json::from_slice(spec).ok()?;
-    let size = v.get("consoleSize")?;
-    let dim = |k: &str| size.get(k)?.as_u64().map(|n| n as u16);
-    Some((dim("height")?, dim("width")?))
 }
 
 async fn read_pid(path: &Path) -> Result<i32> {
