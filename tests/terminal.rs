@@ -1,6 +1,6 @@
 //! Terminals: `ctr run -t` and `ctr task exec -t` get a pty through the
-//! shim, with exit codes intact; through the terminal relay it is a
-//! `/dev/pts/N` of gVisor's own (`tty` names it), which the runsc CLI's
+//! shim, with exit codes intact and ^C delivered; with `tty_relay = true`
+//! it is a `/dev/pts/N` of gVisor's own (`tty` names it), which runsc's
 //! host pty is not.
 
 use std::{process::Command, time::Duration};
@@ -61,8 +61,7 @@ fn run_and_exec_with_a_terminal() {
     let config = containerd.runsc_config().display().to_string();
     // ctr applies the window size with a ResizePty right after the start
     // (its specs carry none): give it a moment, then the size must be there.
-    let script = "test -t 0 && test -t 1 && echo TTY-YES; echo \"name $(tty)\"; sleep 2; \
-                  echo size; stty size; exit 4";
+    let script = "test -t 0 && test -t 1 && echo TTY-YES; sleep 2; echo size; stty size; exit 4";
     let (code, out) = under_pty(
         &ctr,
         &[
@@ -82,7 +81,6 @@ fn run_and_exec_with_a_terminal() {
     );
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("TTY-YES"), "{out}");
-    assert!(out.contains("name /dev/pts/"), "tty: {out}");
     assert!(
         out.contains(&format!("{ROWS} {COLS}")),
         "window size: {out}"
@@ -106,7 +104,6 @@ fn run_and_exec_with_a_terminal() {
     );
     assert_eq!(code, Some(4), "{out}");
     assert!(out.contains("TTY-YES"), "{out}");
-    assert!(out.contains("name /dev/pts/"), "tty: {out}");
     assert!(
         out.contains(&format!("{ROWS} {COLS}")),
         "window size: {out}"
@@ -115,14 +112,11 @@ fn run_and_exec_with_a_terminal() {
     containerd.assert_no_leaks();
 }
 
-/// With `tty_relay = false` the process sits on runsc's host pty: a
-/// terminal for `test -t`, but without a name.
+/// By default the process sits on runsc's host pty: a terminal for
+/// `test -t`, but without a name, and no relay is mounted.
 #[test]
-fn without_the_relay_the_terminal_has_no_name() {
-    let Some(containerd) = shim_containerd_with(
-        "without_the_relay_the_terminal_has_no_name",
-        "tty_relay = false",
-    ) else {
+fn by_default_the_terminal_has_no_name() {
+    let Some(containerd) = shim_containerd("by_default_the_terminal_has_no_name") else {
         return;
     };
     let ctr = containerd.namespace("tty").unwrap();
@@ -177,13 +171,63 @@ fn wait_for_process(ctr: &Ctr<'_>, id: &str, comm: &str) {
     panic!("{comm} never ran in {id}");
 }
 
-/// Signals reach the process behind the relay, its status is the
-/// container's, and a killed terminal exec takes its process with it.
+/// ^C typed on the terminal interrupts the container's process (130).
 #[test]
-fn signals_and_kills_through_the_relay() {
-    let Some(containerd) = shim_containerd("signals_and_kills_through_the_relay") else {
+fn ctrl_c_interrupts_the_process() {
+    let Some(containerd) = shim_containerd("ctrl_c_interrupts_the_process") else {
         return;
     };
+    let ctr = containerd.namespace("tty").unwrap();
+    let config = containerd.runsc_config().display().to_string();
+    let id = ctr.new_id("intr");
+    let (ctr_bin, address, ns) = ctr_parts(&containerd, &ctr);
+    let line = format!(
+        "{ctr_bin} --address {address} -n {ns} run -t --rm --runtime io.containerd.runsc.v1 \
+         --runtime-config-path {config} {} {id} sleep 100",
+        harness::BUSYBOX_IMAGE
+    );
+    let mut child = Command::new("timeout")
+        .args(["60", "script", "-qec", &line, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script");
+    ctr.wait_for_status(&id, "RUNNING", Duration::from_secs(20))
+        .unwrap();
+    wait_for_process(&ctr, &id, "sleep");
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let done = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(
+        done.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&done.stdout)
+    );
+    containerd.assert_no_leaks();
+}
+
+/// With `tty_relay = true`: `tty` names a `/dev/pts/N`, signals reach the
+/// process behind the relay, its status is the container's, and a killed
+/// terminal exec takes its process with it.
+#[test]
+fn signals_and_kills_through_the_relay() {
+    let Some(containerd) =
+        shim_containerd_with("signals_and_kills_through_the_relay", "tty_relay = true")
+    else {
+        return;
+    };
+    {
+        let ctr = containerd.namespace("tty").unwrap();
+        let config = containerd.runsc_config().display().to_string();
+        let id = ctr.new_id("name");
+        let (code, out) = run_with_tty(&ctr, &config, &id, &["sh", "-c", "tty; exit 3"]);
+        assert_eq!(code, Some(3), "{out}");
+        assert!(out.contains("/dev/pts/"), "tty: {out}");
+    }
     let ctr = containerd.namespace("tty").unwrap();
     let config = containerd.runsc_config().display().to_string();
     let id = ctr.new_id("trap");

@@ -9,8 +9,8 @@
 //! cgroup_metrics = "v2"             # Stats format; default: the host's
 //! control_server = false            # always run the runsc CLI (default: talk
 //!                                   # to the sandbox's control server in-process)
-//! tty_relay = false                 # terminals as runsc passes them (default:
-//!                                   # a pty of gVisor's own, see `tty`)
+//! tty_relay = true                  # terminals get a pty of gVisor's own (see
+//!                                   # `tty`; default: runsc's host pty)
 //! [runsc_config]                    # each key = "value" becomes --key=value
 //!   network = "none"
 //!   debug-log = "/var/log/runsc/%ID%/"
@@ -118,8 +118,9 @@ pub struct ShimConfig {
     #[serde(default)]
     pub control_server: Option<bool>,
     /// Whether terminal processes get a pty of gVisor's own through the
-    /// terminal relay (default true); false leaves them on the host pty
-    /// runsc passes in, where `tty` prints "not a tty".
+    /// terminal relay (default false: the host pty runsc passes in, where
+    /// `tty` prints "not a tty"). Off by default because runsc 20221219
+    /// cannot make that pty a controlling terminal, so ^C would reach nobody.
     #[serde(default)]
     pub tty_relay: Option<bool>,
     /// Extra runsc global flags.
@@ -345,7 +346,7 @@ impl ShimConfig {
             log_level,
             timeouts: self.timeouts(),
             control_server: self.control_server.unwrap_or(true),
-            tty_relay: self.tty_relay.unwrap_or(true),
+            tty_relay: self.tty_relay.unwrap_or(false),
             cgroup_metrics: match &self.cgroup_metrics {
                 Some(m) => Some(parse_metrics(m).map_err(Error::InvalidArgument)?),
                 None => None,
@@ -506,15 +507,15 @@ mod tests {
         assert!(r.runsc.flags.is_empty());
         assert_eq!(r.log_path, None);
         assert!(r.control_server);
-        assert!(r.tty_relay);
+        assert!(!r.tty_relay);
     }
 
     #[test]
-    fn control_server_and_tty_relay_can_be_turned_off() {
+    fn control_server_off_and_tty_relay_on() {
         let r = resolve("binary_name = \"/bin/sh\"\ncontrol_server = false\n");
         assert!(!r.control_server);
-        let r = resolve("binary_name = \"/bin/sh\"\ntty_relay = false\n");
-        assert!(!r.tty_relay);
+        let r = resolve("binary_name = \"/bin/sh\"\ntty_relay = true\n");
+        assert!(r.tty_relay);
     }
 
     #[test]
