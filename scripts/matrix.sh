@@ -89,6 +89,8 @@ for pair in "${pairs[@]}"; do
       failed=1
     fi
   fi
+  # What failed and why, for the CI log.
+  grep -A6 'panicked at' "$log" || true
   passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$log")
   nfailed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$log")
   failures=$(grep -E '^test .* FAILED$' "$log" | awk '{print $2}' | sort -u | paste -sd, - || true)

@@ -53,6 +53,7 @@ fn docker_runs_containers_in_gvisor_through_the_shim() {
         ("memory", memory_limit_in_meminfo_and_stats),
         ("pause", pause_and_unpause),
         ("bad config", a_missing_runsc_toml_is_reported),
+        ("tty relay", the_relay_names_the_terminal),
     ] {
         let at = Instant::now();
         run(&docker);
@@ -316,6 +317,35 @@ fn pause_and_unpause(docker: &Dockerd) {
     let later = ok(docker, &["exec", &name, "cat", "/tmp/n"]);
     assert_ne!(first, later, "the loop runs again after unpause");
     ok(docker, &["rm", "-f", &name]);
+}
+
+/// A runtime whose runsc.toml turns the terminal relay on: `tty` names a
+/// pty of gVisor's own in `docker run -t`.
+fn the_relay_names_the_terminal(docker: &Dockerd) {
+    let base = std::fs::read_to_string(docker.dir().join("gvisor.toml")).unwrap();
+    let relay = docker.dir().join("gvisor-pts.toml");
+    std::fs::write(&relay, format!("tty_relay = true\n{base}")).unwrap();
+    docker
+        .add_runtime("gvisor-pts", &relay)
+        .expect("adding a runtime");
+    let name = docker.new_name("pts");
+    let mut args = docker.run_args(&name, &["--rm", "-t"]);
+    // The last --runtime wins.
+    args.extend(
+        [
+            "--runtime",
+            "gvisor-pts",
+            BUSYBOX_IMAGE,
+            "sh",
+            "-c",
+            "tty; exit 3",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = in_terminal(docker, &args);
+    assert_code(&out, 3);
+    assert!(out.stdout.contains("/dev/pts/"), "tty: {out}");
 }
 
 fn a_missing_runsc_toml_is_reported(docker: &Dockerd) {

@@ -509,18 +509,31 @@ fn pod_containers_through_the_runsc_cli() {
         .create_container(&pod, "long", &["sleep", "600"])
         .unwrap();
     cri.start_container(&long).unwrap();
-    let waits: Vec<_> = processes()
-        .into_iter()
-        .filter(|(_, a)| a[0].contains("runsc") && a.iter().any(|x| x == "wait"))
-        .filter(|(_, a)| a.iter().any(|x| x == &long))
-        .collect();
+    // The shim starts the `runsc wait` right after the start; give it a
+    // moment to appear (and the log line to arrive).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let waits = loop {
+        let waits: Vec<_> = processes()
+            .into_iter()
+            .filter(|(_, a)| a[0].contains("runsc") && a.iter().any(|x| x == "wait"))
+            .filter(|(_, a)| a.iter().any(|x| x == &long))
+            .collect();
+        if !waits.is_empty() || Instant::now() > deadline {
+            break waits;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(waits.len(), 1, "one runsc wait for {long}: {waits:?}");
+    let said = format!(
+        "sandbox {}: container exits by `runsc wait` (its control server is not usable \
+         here: runsc.toml sets control_server = false)",
+        pod.id
+    );
+    while !containerd.log_tail(400).contains(&said) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
     assert!(
-        containerd.log_tail(400).contains(&format!(
-            "sandbox {}: container exits by `runsc wait` (its control server is not usable \
-             here: runsc.toml sets control_server = false)",
-            pod.id
-        )),
+        containerd.log_tail(400).contains(&said),
         "the shim should say which path it took"
     );
     let out = cri
