@@ -1,13 +1,14 @@
 //! Terminals with a pty of gVisor's own. runsc hands a terminal process the
 //! host pty as a plain host file descriptor: `test -t 0` and `stty` work,
-//! but `/proc/self/fd/0` is `host:[1]`, so `tty` prints "not a tty", `ps`
-//! shows no TTY and `screen` cannot start. The shim therefore bind-mounts
+//! but `/proc/self/fd/0` is `host:[1]`, so `tty` prints "not a tty" and
+//! `screen` cannot start. With `tty_relay = true` the shim bind-mounts
 //! the terminal relay (`shim/tty-relay/relay.rs`, built statically by
 //! `build.rs`) into every container, read-only at [`RELAY_IN_CONTAINER`],
 //! and starts terminal processes (init and execs) as
 //! `RELAY -- <args>`: the relay opens a `/dev/pts/N` in the sandbox, runs
 //! the process on it and copies to and from the host pty. Every container
-//! gets the mount so that a later `exec -t` finds it.
+//! gets the mount so that a later `exec -t` finds it. Off by default: runsc
+//! 20221219 cannot make that pty a controlling terminal (^C reaches nobody).
 
 use std::{
     fs,
