@@ -1,13 +1,15 @@
 //! `tty-relay -- PROGRAM [ARGS...]`: gives a container process a terminal
 //! of gVisor's own (`/dev/pts/N` inside the sandbox) instead of the host
 //! pty runsc passes in as a plain host file descriptor, on which `tty`
-//! prints "not a tty", `ps` shows no TTY and `screen` fails.
+//! prints "not a tty" and `screen` fails.
 //!
-//! The shim bind-mounts this program (built statically by the shim's
-//! build script, no dependencies but std and libc) into every container and
-//! starts terminal processes through it. It opens a pty pair in the
-//! sandbox, runs PROGRAM as a session leader on the slave (its controlling
-//! terminal, so ^C and job control work inside), and copies bytes between
+//! With `tty_relay = true` the shim bind-mounts this program (built
+//! statically by the shim's build script, no dependencies but std and libc)
+//! into every container and starts terminal processes through it. It opens
+//! a pty pair in the sandbox, runs PROGRAM as a session leader on the slave
+//! (its controlling terminal where gVisor lets a new session take one, as
+//! runsc 20240729 does and 20221219 does not; only then do ^C and job
+//! control work inside), and copies bytes between
 //! the host terminal (its own stdin/stdout, put in raw mode) and the
 //! master. It forwards signals to PROGRAM, follows the host terminal's
 //! window size, reaps orphans (it may be the container's init) and exits
