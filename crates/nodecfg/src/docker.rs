@@ -20,11 +20,13 @@
 //! runtime binary, e.g. what `runsc install` writes) cannot be combined with
 //! `runtimeType` and are removed from the runtime's entry.
 
-use std::{fs, io, path::Path};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::{unified, write_atomic, Error, Handler, Result, RUNTIME_TYPE, TYPE_URL};
+use crate::{
+    file_diff, read_if_exists, write_atomic, Error, Handler, Result, RUNTIME_TYPE, TYPE_URL,
+};
 
 /// The runtime name `config-docker` adds by default (`docker run --runtime gvisor`).
 pub const DEFAULT_DOCKER_RUNTIME: &str = "gvisor";
@@ -146,17 +148,7 @@ impl DockerApplied {
         if !self.edited.changed {
             return format!("{}: unchanged\n", path.display());
         }
-        let old = if self.existed {
-            path.display().to_string()
-        } else {
-            "/dev/null".into()
-        };
-        unified(
-            &old,
-            &path.display().to_string(),
-            &self.before,
-            &self.edited.text,
-        )
+        file_diff(path, self.existed, &self.before, &self.edited.text)
     }
 }
 
@@ -164,16 +156,7 @@ impl DockerApplied {
 /// as `{}`). Unless `dry_run`, a changed file is replaced atomically, keeping
 /// its permissions.
 pub fn apply_docker_file(path: &Path, runtime: &Handler, dry_run: bool) -> Result<DockerApplied> {
-    let (before, existed) = match fs::read_to_string(path) {
-        Ok(t) => (t, true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => (String::new(), false),
-        Err(e) => {
-            return Err(Error::Io {
-                what: format!("reading {}", path.display()),
-                source: e,
-            })
-        }
-    };
+    let (before, existed) = read_if_exists(path)?;
     let edited = configure_docker(&before, &path.display().to_string(), runtime)?;
     if edited.changed && !dry_run {
         write_atomic(path, &edited.text)?;
@@ -284,7 +267,7 @@ mod tests {
 
     #[test]
     fn apply_writes_once_and_keeps_the_mode() {
-        use std::os::unix::fs::PermissionsExt;
+        use std::{fs, os::unix::fs::PermissionsExt};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("docker/daemon.json");
         let dry = apply_docker_file(&path, &gvisor(), true).unwrap();

@@ -230,34 +230,40 @@ impl Applied {
         if !self.edited.changed {
             return format!("{}: unchanged ({})\n", path.display(), self.edited.version);
         }
-        let old = if self.existed {
-            path.display().to_string()
-        } else {
-            "/dev/null".into()
-        };
-        unified(
-            &old,
-            &path.display().to_string(),
-            &self.before,
-            &self.edited.text,
-        )
+        file_diff(path, self.existed, &self.before, &self.edited.text)
     }
+}
+
+/// Reads the file at `path`, or "" if there is none; also says whether it
+/// existed.
+pub(crate) fn read_if_exists(path: &Path) -> Result<(String, bool)> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok((t, true)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((String::new(), false)),
+        Err(e) => Err(Error::Io {
+            what: format!("reading {}", path.display()),
+            source: e,
+        }),
+    }
+}
+
+/// The unified diff of an edit of the file at `path` (from /dev/null when
+/// it did not exist).
+pub(crate) fn file_diff(path: &Path, existed: bool, before: &str, after: &str) -> String {
+    let new = path.display().to_string();
+    let old = if existed {
+        new.clone()
+    } else {
+        "/dev/null".into()
+    };
+    unified(&old, &new, before, after)
 }
 
 /// Configures `handler` in the file at `path` (a missing file counts as
 /// empty). Unless `dry_run`, a changed file is replaced atomically, keeping
 /// its permissions.
 pub fn apply_file(path: &Path, handler: &Handler, dry_run: bool) -> Result<Applied> {
-    let (before, existed) = match fs::read_to_string(path) {
-        Ok(t) => (t, true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => (String::new(), false),
-        Err(e) => {
-            return Err(Error::Io {
-                what: format!("reading {}", path.display()),
-                source: e,
-            })
-        }
-    };
+    let (before, existed) = read_if_exists(path)?;
     let edited = configure(&before, &path.display().to_string(), handler)?;
     if edited.changed && !dry_run {
         write_atomic(path, &edited.text)?;
