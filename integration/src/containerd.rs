@@ -23,6 +23,7 @@ use crate::layout::Layout;
 use crate::leaks;
 use crate::locate::{self, SHIM_NAME};
 use crate::procfs;
+use crate::ready;
 use crate::teardown::{self, Daemon};
 use crate::versions;
 
@@ -360,29 +361,21 @@ impl Containerd {
     }
 
     fn wait_ready(&self) -> Result<()> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            let mut version = Command::new(versions::ctr_binary());
-            version.arg("--address").arg(self.socket()).arg("version");
-            if command::run(version, Duration::from_secs(5))?.success() {
-                return Ok(());
-            }
-            let exited = match self.daemon.lock().unwrap().as_mut() {
+        ready::wait_until_answering(
+            &format!("containerd in {}", self.dir().display()),
+            READY_TIMEOUT,
+            Duration::from_millis(100),
+            || {
+                let mut version = Command::new(versions::ctr_binary());
+                version.arg("--address").arg(self.socket()).arg("version");
+                Ok(command::run(version, Duration::from_secs(5))?.success())
+            },
+            || match self.daemon.lock().unwrap().as_mut() {
                 Some(Daemon::Child(child)) => child.try_wait().ok().flatten(),
                 _ => None,
-            };
-            if exited.is_some() || Instant::now() >= deadline {
-                let why = exited.map_or(format!("did not answer within {READY_TIMEOUT:?}"), |s| {
-                    format!("exited ({s})")
-                });
-                return Err(Error::msg(format!(
-                    "containerd in {} {why}; log tail:\n{}",
-                    self.dir().display(),
-                    self.log_tail(30)
-                )));
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
+            },
+            || self.log_tail(30),
+        )
     }
 }
 

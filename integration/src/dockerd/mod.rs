@@ -360,30 +360,24 @@ impl Dockerd {
     }
 
     fn wait_ready(&self) -> Result<()> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if self
-                .docker_with_timeout(&["version"], Duration::from_secs(10))
-                .success()
-            {
-                return Ok(());
-            }
-            let exited = match self.child.lock().unwrap().as_mut() {
-                Some(child) => child.try_wait().ok().flatten(),
-                None => None,
-            };
-            if exited.is_some() || Instant::now() >= deadline {
-                let why = exited.map_or(format!("did not answer within {READY_TIMEOUT:?}"), |s| {
-                    format!("exited ({s})")
-                });
-                return Err(Error::msg(format!(
-                    "dockerd in {} {why}; log tail:\n{}",
-                    self.dir().display(),
-                    self.log_tail(30)
-                )));
-            }
-            thread::sleep(Duration::from_millis(200));
-        }
+        crate::ready::wait_until_answering(
+            &format!("dockerd in {}", self.dir().display()),
+            READY_TIMEOUT,
+            Duration::from_millis(200),
+            || {
+                Ok(self
+                    .docker_with_timeout(&["version"], Duration::from_secs(10))
+                    .success())
+            },
+            || {
+                self.child
+                    .lock()
+                    .unwrap()
+                    .as_mut()
+                    .and_then(|child| child.try_wait().ok().flatten())
+            },
+            || self.log_tail(30),
+        )
     }
 }
 
