@@ -62,13 +62,7 @@ pub fn run(
     for parent in &pod_cgroups {
         cri::remove_pod_cgroup(parent);
     }
-    if procfs::mounts_under(layout.dir()).is_empty() {
-        if let Err(e) = fs::remove_dir_all(layout.dir()) {
-            problems.push(format!("removing {}: {e}", layout.dir().display()));
-        }
-    } else {
-        problems.push("mounts remain, so the directory was kept".to_string());
-    }
+    remove_dir_unless_mounted(layout.dir(), &mut problems);
     problems
 }
 
@@ -216,6 +210,16 @@ pub(crate) fn kill_leftovers(address: &Path, dir: &Path) -> Vec<std::path::PathB
         }
     }
     sockets
+}
+
+/// Removes the instance directory `dir`, unless something is still mounted
+/// below it (removing would reach into the mount); notes that in `problems`.
+pub(crate) fn remove_dir_unless_mounted(dir: &Path, problems: &mut Vec<String>) {
+    if !procfs::mounts_under(dir).is_empty() {
+        problems.push("mounts remain, so the directory was kept".to_string());
+    } else if let Err(e) = fs::remove_dir_all(dir) {
+        problems.push(format!("removing {}: {e}", dir.display()));
+    }
 }
 
 /// Unmounts everything at or below `dir`, deepest first (lazily if busy).

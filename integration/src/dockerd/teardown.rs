@@ -14,7 +14,9 @@ use nix::unistd::Pid;
 
 use crate::layout::shim_socket_of;
 use crate::procfs;
-use crate::teardown::{kill_leftovers, remove_cgroups, stop_child, unmount_all};
+use crate::teardown::{
+    kill_leftovers, remove_cgroups, remove_dir_unless_mounted, stop_child, unmount_all,
+};
 
 use super::files::DockerLayout;
 use super::leaks::Container;
@@ -66,13 +68,7 @@ pub(crate) fn run(
         let _ = fs::remove_dir(run_docker.join("plugins"));
         let _ = fs::remove_dir(run_docker);
     }
-    if procfs::mounts_under(layout.dir()).is_empty() {
-        if let Err(e) = fs::remove_dir_all(layout.dir()) {
-            problems.push(format!("removing {}: {e}", layout.dir().display()));
-        }
-    } else {
-        problems.push("mounts remain, so the directory was kept".to_string());
-    }
+    remove_dir_unless_mounted(layout.dir(), &mut problems);
     problems
 }
 
