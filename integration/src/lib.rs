@@ -39,6 +39,7 @@ mod locate;
 mod oci;
 mod preflight;
 mod procfs;
+mod ready;
 mod teardown;
 mod versions;
 
