@@ -565,6 +565,7 @@ impl TaskService {
             Err(e) if e.is_gone() => {}
             Err(e) => return Err(e.into()),
         }
+        cleanup::forget(&c.bundle);
         mounts::unmount_all(&c.bundle).await?;
         cleanup::remove_state_root(&c.runsc.options().root);
         let resp = {
