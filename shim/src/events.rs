@@ -2,33 +2,51 @@
 //! containerd's event service, so that TaskCreate, TaskStart, TaskExit and
 //! TaskDelete always arrive in that order.
 
+use std::{
+    collections::HashMap,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
 use containerd_shim::{
     event::Event,
-    protos::{protobuf::MessageDyn, ttrpc::context},
+    protos::{
+        protobuf::well_known_types::{any::Any, timestamp::Timestamp},
+        shim::{event::Envelope, events::ForwardRequest},
+        shim_async::Events,
+        ttrpc::{r#async::TtrpcContext, MessageHeader},
+    },
     publisher::RemotePublisher,
 };
 use log::warn;
 use tokio::sync::mpsc;
 
-/// How long one publish may take before it is given up.
-const PUBLISH_TIMEOUT_NS: i64 = 5_000_000_000;
-
-type Queued = (String, Box<dyn MessageDyn>);
+use crate::typeurl::{self, TypeUrl};
 
 /// The sending side, cheap to clone; sending never blocks.
 #[derive(Clone)]
 pub struct EventSender {
-    tx: mpsc::UnboundedSender<Queued>,
+    tx: mpsc::UnboundedSender<Envelope>,
 }
 
 impl EventSender {
     /// Starts the forwarder that publishes to containerd for `namespace`.
     pub fn start(publisher: RemotePublisher, namespace: String) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Queued>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Envelope>();
         tokio::spawn(async move {
-            while let Some((topic, event)) = rx.recv().await {
-                let ctx = context::with_timeout(PUBLISH_TIMEOUT_NS);
-                if let Err(e) = publisher.publish(ctx, &topic, &namespace, event).await {
+            while let Some(mut envelope) = rx.recv().await {
+                envelope.namespace.clone_from(&namespace);
+                let topic = envelope.topic.clone();
+                // The publisher's queue (with its retries) takes it from here.
+                let ctx = TtrpcContext {
+                    mh: MessageHeader::default(),
+                    metadata: HashMap::new(),
+                    timeout_nano: 0,
+                };
+                let req = ForwardRequest {
+                    envelope: Some(envelope).into(),
+                    ..Default::default()
+                };
+                if let Err(e) = publisher.forward(&ctx, req).await {
                     warn!("publishing {topic} failed: {e}");
                 }
             }
@@ -36,8 +54,29 @@ impl EventSender {
         Self { tx }
     }
 
-    /// Queues an event.
-    pub fn send<E: Event + MessageDyn>(&self, event: E) {
-        let _ = self.tx.send((event.topic(), Box::new(event)));
+    /// Queues an event, stamped with the time of this call.
+    pub fn send<E: Event + TypeUrl>(&self, event: E) {
+        let topic = event.topic();
+        let event: Any = match typeurl::pack(&event) {
+            Ok(any) => any,
+            Err(e) => {
+                warn!("dropping {topic}: {e}");
+                return;
+            }
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let _ = self.tx.send(Envelope {
+            timestamp: Some(Timestamp {
+                seconds: now.as_secs() as i64,
+                nanos: now.subsec_nanos() as i32,
+                ..Default::default()
+            })
+            .into(),
+            topic,
+            event: Some(event).into(),
+            ..Default::default()
+        });
     }
 }

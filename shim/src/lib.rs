@@ -24,6 +24,7 @@ pub mod stats;
 pub mod stdio;
 pub mod task;
 pub mod tty;
+pub mod typeurl;
 pub mod volumes;
 
 // The terminal relay runs inside containers as a program of its own

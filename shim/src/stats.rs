@@ -2,15 +2,14 @@
 //! `io.containerd.cgroups.v1.Metrics` on cgroup v1 (and hybrid) hosts,
 //! `io.containerd.cgroups.v2.Metrics` on unified cgroup v2 hosts.
 
-use containerd_shim::{
-    protos::{
-        cgroups::metrics as v1,
-        cgroups_v2::metrics as v2,
-        protobuf::{well_known_types::any::Any, MessageField},
-    },
-    util::convert_to_any,
+use containerd_shim::protos::{
+    cgroups::metrics as v1,
+    cgroups_v2::metrics as v2,
+    protobuf::{well_known_types::any::Any, MessageField},
 };
 use runsc::StatsEvent;
+
+use crate::{error::Result, typeurl};
 
 /// Which metrics message to produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +31,10 @@ impl CgroupMode {
 }
 
 /// Converts runsc's stats into the metrics `Any` for `mode`.
-pub fn to_any(event: &StatsEvent, mode: CgroupMode) -> containerd_shim::Result<Any> {
+pub fn to_any(event: &StatsEvent, mode: CgroupMode) -> Result<Any> {
     match mode {
-        CgroupMode::V1 => convert_to_any(Box::new(to_v1(event))),
-        CgroupMode::V2 => convert_to_any(Box::new(to_v2(event))),
+        CgroupMode::V1 => typeurl::pack(&to_v1(event)),
+        CgroupMode::V2 => typeurl::pack(&to_v2(event)),
     }
 }
 

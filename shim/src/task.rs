@@ -30,7 +30,6 @@ use containerd_shim::{
         shim::oci::ProcessDetails,
         types::task::ProcessInfo,
     },
-    util::convert_to_any,
     Task, TtrpcContext, TtrpcResult,
 };
 use log::{debug, info, warn};
@@ -53,7 +52,7 @@ use crate::{
     process::{wait_exit, Exit, ExitOutcome, Process},
     stats::{self, CgroupMode},
     stdio::{self, IoHandles, StdioPaths},
-    tty,
+    tty, typeurl,
 };
 
 /// How long Delete waits for a created (never started) sandbox to die.
@@ -871,7 +870,7 @@ impl TaskService {
                         exec_id,
                         ..Default::default()
                     };
-                    MessageField::some(convert_to_any(Box::new(details))?)
+                    MessageField::some(typeurl::pack(&details)?)
                 }
                 None => MessageField::none(),
             };
@@ -1262,7 +1261,7 @@ impl Task for TaskService {
             self.report_overhead(&c, &mut event).await;
         }
         Ok(StatsResponse {
-            stats: MessageField::some(stats::to_any(&event, c.metrics).map_err(Error::from)?),
+            stats: MessageField::some(stats::to_any(&event, c.metrics)?),
             ..Default::default()
         })
     }
