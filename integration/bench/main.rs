@@ -15,6 +15,7 @@
 //! (`target/release`).
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Read;
@@ -33,6 +34,9 @@ const USAGE: &str = "usage: bench [--runs N] [--quick] [--log-mib M]";
 enum Config {
     BareRunc,
     BareRunsc,
+    /// `runsc create`, `runsc start`, then `runsc delete` once the sandbox
+    /// exited: the runsc processes a shim driving the CLI has to run.
+    BareRunscSteps,
     RuncShimRunc,
     GoPeer,
     Ours,
@@ -48,11 +52,32 @@ const CONFIGS: [Config; 5] = [
     Config::Ours,
 ];
 
+/// The `ctr run --rm true` table: the configurations plus runsc's CLI steps.
+const RUN_CONFIGS: [Config; 6] = [
+    Config::BareRunc,
+    Config::BareRunsc,
+    Config::BareRunscSteps,
+    Config::RuncShimRunc,
+    Config::GoPeer,
+    Config::Ours,
+];
+
+/// The hidden argument that makes this program run [`cli_steps`].
+const CLI_STEPS: &str = "--cli-steps";
+
+/// Pause before each timed run, so that what containerd and the kernel
+/// finish after one run (snapshot removal, exiting processes) does not land
+/// in the next one.
+const SETTLE: Duration = Duration::from_millis(250);
+
 impl Config {
     fn label(self) -> &'static str {
         match self {
             Config::BareRunc => "bare `runc run` (floor)",
             Config::BareRunsc => "bare `runsc run` (floor)",
+            Config::BareRunscSteps => {
+                "bare `runsc create` + `start` + `delete` (runsc's CLI steps)"
+            }
             Config::RuncShimRunc => "Go runc shim + runc",
             Config::GoPeer => "Go runc shim + runsc (Go peer)",
             Config::Ours => "**this shim** (runsc)",
@@ -178,6 +203,21 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, root, bundle, id] = &args[..] {
+        if flag == CLI_STEPS {
+            return match cli_steps(Path::new(root), Path::new(bundle), id) {
+                Ok(ms) => {
+                    println!("{ms}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
     let opts = match parse_args() {
         Ok(o) => o,
         Err(e) => {
@@ -399,6 +439,28 @@ impl Bundle {
         }
     }
 
+    /// runsc's CLI steps for container `id`, timed by a child of this
+    /// program (see [`cli_steps`]).
+    fn run_steps(&self, id: &str) -> Result<f64, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("bench: {e}"))?;
+        let out = Command::new(exe)
+            .arg(CLI_STEPS)
+            .args([&self.runsc_root, &self.dir])
+            .arg(id)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{CLI_STEPS}: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.trim().parse::<f64>() {
+            Ok(ms) if out.status.success() => Ok(ms),
+            _ => Err(format!(
+                "{CLI_STEPS} {id}: {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
+    }
+
     /// Force-deletes whatever the bare runs left in their state roots.
     fn cleanup(&self) {
         for (bin, root, extra) in [
@@ -471,7 +533,9 @@ fn ctr_run_true(containerd: &Containerd, ctr: &Ctr<'_>, config: Config) -> Resul
 }
 
 /// Every round runs each configuration once, in turn, so that load changes on
-/// the host hit all of them alike. One warm-up round is not counted.
+/// the host hit all of them alike; each round starts one configuration
+/// further, so that none always follows the same other one. One warm-up
+/// round is not counted.
 fn run_latency(
     opts: &Opts,
     containerd: &Containerd,
@@ -481,12 +545,13 @@ fn run_latency(
 ) -> Result<(), String> {
     bundle.set_args(&["true"])?;
     for round in 0..=opts.runs {
-        for config in CONFIGS {
+        for i in 0..RUN_CONFIGS.len() {
+            let config = RUN_CONFIGS[(round + i) % RUN_CONFIGS.len()];
+            let bare_id = format!("bench-bare-{}-{round}", std::process::id());
+            std::thread::sleep(SETTLE);
             let result = match config {
-                Config::BareRunc | Config::BareRunsc => bundle.run_true(
-                    config,
-                    &format!("bench-bare-{}-{round}", std::process::id()),
-                ),
+                Config::BareRunc | Config::BareRunsc => bundle.run_true(config, &bare_id),
+                Config::BareRunscSteps => bundle.run_steps(&bare_id),
                 _ => ctr_run_true(containerd, ctr, config),
             };
             if round > 0 {
@@ -1033,7 +1098,7 @@ impl Report {
             &mut out,
             "`ctr run --rm … true` (bare floors: `runc run` / `runsc run` of the same bundle)",
             &self.run,
-            &CONFIGS,
+            &RUN_CONFIGS,
             "ms",
             0,
         );
@@ -1211,6 +1276,14 @@ impl Report {
                 "- shim-attributable overhead = {o:.0} − {rs:.0} (bare runsc) − ({rc:.0} − {fl:.0}) (containerd's fixed cost) = **{overhead:.0} ms** (target ≤ 25 ms) → {}",
                 verdict(overhead <= 25.0)
             );
+            if let Some(steps) = med(Config::BareRunscSteps) {
+                let _ = writeln!(
+                    out,
+                    "  - of which runsc's CLI steps (create, start, delete as separate processes instead of one `runsc run`): {steps:.0} − {rs:.0} = {:.0} ms; the rest, {:.0} ms, is the shim's own",
+                    steps - rs,
+                    overhead - (steps - rs)
+                );
+            }
         }
         if let Some(Ok(CtrMemory { one, .. })) = self.ctr_mem.get(&Config::Ours) {
             let _ = writeln!(
@@ -1339,6 +1412,73 @@ impl Report {
             );
         }
     }
+}
+
+/// Runs `runsc create --pid-file`, `runsc start`, waits for the sandbox to
+/// exit, runs `runsc delete`, and returns the time taken in ms. This process
+/// becomes a child subreaper first, so that it reaps the sandbox the moment
+/// it exits, as a shim does (`runsc wait` can miss a container this
+/// short-lived; a sandbox left a zombie makes `runsc delete` wait ~2 s).
+fn cli_steps(root: &Path, bundle: &Path, id: &str) -> Result<f64, String> {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    use nix::unistd::Pid;
+    nix::sys::prctl::set_child_subreaper(true).map_err(|e| format!("subreaper: {e}"))?;
+    let pid_file = bundle.join(format!("{id}.pid"));
+    let runsc = |args: &[&OsStr]| -> Result<(), String> {
+        let status = Command::new(RUNSC_BINARY)
+            .arg("--root")
+            .arg(root)
+            .args(["--network=none", "--platform=ptrace"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("runsc: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("runsc {:?} {id}: {status}", args[0]))
+        }
+    };
+    let id_arg = OsStr::new(id);
+    let start = Instant::now();
+    runsc(&[
+        "create".as_ref(),
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        "--pid-file".as_ref(),
+        pid_file.as_os_str(),
+        id_arg,
+    ])?;
+    let pid = fs::read_to_string(&pid_file).map_err(|e| format!("{}: {e}", pid_file.display()))?;
+    let _ = fs::remove_file(&pid_file);
+    let pid: i32 = pid
+        .trim()
+        .parse()
+        .map_err(|_| format!("pid file holds {pid:?}"))?;
+    runsc(&["start".as_ref(), id_arg])?;
+    waitpid(Pid::from_raw(pid), None).map_err(|e| format!("waiting for sandbox {pid}: {e}"))?;
+    // The gofer exits with the sandbox: reap it too (runsc delete waits ~5 s
+    // for a gofer left a zombie). No runsc command runs at this point, so
+    // every child left is the sandbox's.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Err(nix::errno::Errno::ECHILD) => break,
+            Ok(WaitStatus::StillAlive) if Instant::now() > deadline => {
+                return Err("the sandbox's children did not exit".into())
+            }
+            Ok(WaitStatus::StillAlive) => thread::sleep(Duration::from_millis(1)),
+            _ => {}
+        }
+    }
+    // Once its sandbox was reaped, runsc 20221219 has usually removed the
+    // container's state already and `delete` fails with "does not exist":
+    // the shim takes that as done too, so the outcome is not checked.
+    let _ = runsc(&["delete".as_ref(), id_arg]);
+    let elapsed = ms(start.elapsed());
+    Ok(elapsed)
 }
 
 /// `data` plus the floors' `ctr run` samples, so that "× floor" has something to
