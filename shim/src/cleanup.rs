@@ -14,12 +14,10 @@ use std::{
     },
     path::{Path, PathBuf},
     sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
+    time::SystemTime,
 };
 
-use containerd_shim::{
-    api::DeleteResponse, protos::protobuf::well_known_types::timestamp::Timestamp,
-};
+use containerd_shim::api::DeleteResponse;
 use log::warn;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +25,7 @@ use crate::{
     error::{Error, Result},
     mounts,
     spawner::ReaperSpawner,
+    typeurl,
 };
 
 /// File in the bundle holding [`Saved`].
@@ -111,18 +110,10 @@ pub async fn delete_action(id: &str, bundle: &Path) -> DeleteResponse {
         warn!("cleanup of {id}: {e}");
     }
     remove_dead_socket(bundle);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
     DeleteResponse {
         pid: 0,
         exit_status: KILLED,
-        exited_at: Some(Timestamp {
-            seconds: now.as_secs() as i64,
-            nanos: now.subsec_nanos() as i32,
-            ..Default::default()
-        })
-        .into(),
+        exited_at: Some(typeurl::timestamp(SystemTime::now())).into(),
         ..Default::default()
     }
 }

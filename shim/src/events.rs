@@ -2,15 +2,12 @@
 //! containerd's event service, so that TaskCreate, TaskStart, TaskExit and
 //! TaskDelete always arrive in that order.
 
-use std::{
-    collections::HashMap,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{collections::HashMap, time::SystemTime};
 
 use containerd_shim::{
     event::Event,
     protos::{
-        protobuf::well_known_types::{any::Any, timestamp::Timestamp},
+        protobuf::well_known_types::any::Any,
         shim::{event::Envelope, events::ForwardRequest},
         shim_async::Events,
         ttrpc::{r#async::TtrpcContext, MessageHeader},
@@ -64,16 +61,8 @@ impl EventSender {
                 return;
             }
         };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
         let _ = self.tx.send(Envelope {
-            timestamp: Some(Timestamp {
-                seconds: now.as_secs() as i64,
-                nanos: now.subsec_nanos() as i32,
-                ..Default::default()
-            })
-            .into(),
+            timestamp: Some(typeurl::timestamp(SystemTime::now())).into(),
             topic,
             event: Some(event).into(),
             ..Default::default()

@@ -7,7 +7,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         Arc,
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use async_trait::async_trait;
@@ -26,7 +26,7 @@ use containerd_shim::{
             TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM,
             TaskPaused, TaskResumed, TaskStart,
         },
-        protobuf::{well_known_types::timestamp::Timestamp, MessageField},
+        protobuf::MessageField,
         shim::oci::ProcessDetails,
         types::task::ProcessInfo,
     },
@@ -838,7 +838,7 @@ impl TaskService {
             stderr: p.stdio.stderr.clone(),
             terminal: p.stdio.terminal,
             exit_status: exit.map(|e| e.status).unwrap_or_default(),
-            exited_at: exit.map(|e| timestamp(e.at)).into(),
+            exited_at: exit.map(|e| typeurl::timestamp(e.at)).into(),
             exec_id: req.exec_id.clone(),
             ..Default::default()
         })
@@ -1105,7 +1105,7 @@ fn exit_event(container_id: &str, id: &str, pid: i32, exit: Exit) -> TaskExit {
         id: id.to_string(),
         pid: pid as u32,
         exit_status: exit.status,
-        exited_at: MessageField::some(timestamp(exit.at)),
+        exited_at: MessageField::some(typeurl::timestamp(exit.at)),
         ..Default::default()
     }
 }
@@ -1115,18 +1115,9 @@ fn delete_response(p: &Process) -> DeleteResponse {
     DeleteResponse {
         pid: p.pid as u32,
         exit_status: exit.map(|e| e.status).unwrap_or(128 + SIGKILL),
-        exited_at: MessageField::some(timestamp(
+        exited_at: MessageField::some(typeurl::timestamp(
             exit.map(|e| e.at).unwrap_or_else(SystemTime::now),
         )),
-        ..Default::default()
-    }
-}
-
-fn timestamp(t: SystemTime) -> Timestamp {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    Timestamp {
-        seconds: d.as_secs() as i64,
-        nanos: d.subsec_nanos() as i32,
         ..Default::default()
     }
 }
@@ -1191,7 +1182,7 @@ impl Task for TaskService {
         let exit = wait_exit(watch).await;
         Ok(WaitResponse {
             exit_status: exit.status,
-            exited_at: MessageField::some(timestamp(exit.at)),
+            exited_at: MessageField::some(typeurl::timestamp(exit.at)),
             ..Default::default()
         })
     }

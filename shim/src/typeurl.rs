@@ -1,10 +1,13 @@
 //! Packing messages into protobuf `Any`s with their type names written
-//! down, as containerd's `typeurl` does.
+//! down, as containerd's `typeurl` does, and the protobuf `Timestamp`s
+//! that events and replies carry.
 //!
 //! The shim library asks protobuf's reflection for the name
 //! (`descriptor_dyn().full_name()`), which builds the descriptors of the
 //! whole proto file at the first event and keeps that code and those
 //! tables in every shim; naming the few types the shim sends is cheaper.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use containerd_shim::protos::{
     cgroups::metrics as v1,
@@ -13,7 +16,10 @@ use containerd_shim::protos::{
         TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskOOM, TaskPaused,
         TaskResumed, TaskStart,
     },
-    protobuf::{well_known_types::any::Any, Message},
+    protobuf::{
+        well_known_types::{any::Any, timestamp::Timestamp},
+        Message,
+    },
     shim::oci::ProcessDetails,
 };
 
@@ -58,6 +64,16 @@ pub fn pack<M: TypeUrl>(msg: &M) -> Result<Any> {
             .map_err(|e| Error::Other(format!("encoding {}: {e}", M::TYPE_URL)))?,
         ..Default::default()
     })
+}
+
+/// `t` as a protobuf `Timestamp` (the epoch for times before it).
+pub fn timestamp(t: SystemTime) -> Timestamp {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    Timestamp {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]
