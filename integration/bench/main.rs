@@ -1279,7 +1279,7 @@ impl Report {
             if let Some(steps) = med(Config::BareRunscSteps) {
                 let _ = writeln!(
                     out,
-                    "  - of which runsc's CLI steps (create, start, delete as separate processes instead of one `runsc run`): {steps:.0} − {rs:.0} = {:.0} ms; the rest, {:.0} ms, is the shim's own",
+                    "  - of which runsc's CLI steps (create, start, delete as separate processes instead of one `runsc run`): {steps:.0} − {rs:.0} = {:.0} ms; the rest, {:.0} ms, is what this shim adds on top of runsc's steps minus what the Go runc shim adds on top of runc's (below zero: less)",
                     steps - rs,
                     overhead - (steps - rs)
                 );
