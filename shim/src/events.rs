@@ -33,7 +33,8 @@ impl EventSender {
             while let Some(mut envelope) = rx.recv().await {
                 envelope.namespace.clone_from(&namespace);
                 let topic = envelope.topic.clone();
-                // The publisher's queue (with its retries) takes it from here.
+                // The publisher's queue takes it from here: it retries on
+                // errors and reconnects, without a deadline of its own.
                 let ctx = TtrpcContext {
                     mh: MessageHeader::default(),
                     metadata: HashMap::new(),
