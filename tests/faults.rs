@@ -60,6 +60,20 @@ fn containers_survive_a_containerd_restart() {
     let status = |id: &str| tasks.iter().find(|t| t.id == id).map(|t| t.status.clone());
     assert_eq!(status(&long).as_deref(), Some("RUNNING"), "{tasks:?}");
     assert_eq!(status(&short).as_deref(), Some("STOPPED"), "{tasks:?}");
+    // Its TaskExit failed to reach containerd; the shim kept it and tried
+    // again until containerd was back (CRI learns of exits from it).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !containerd
+        .log_tail(2000)
+        .contains("published /tasks/exit after")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the exit event was not published after the restart:\n{}",
+            containerd.log_tail(60)
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
     assert_eq!(ctr.delete_task(&short).unwrap(), 5);
     let rm = ctr.ctr(&["containers", "delete", &short]);
     assert!(rm.success(), "{rm}");

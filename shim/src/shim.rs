@@ -67,7 +67,7 @@ impl Shim for RunscShim {
     }
 
     async fn create_task_service(&self, publisher: RemotePublisher) -> TaskService {
-        let events = EventSender::start(publisher, self.namespace.clone());
+        let events = EventSender::start(publisher.address.clone().into(), self.namespace.clone());
         TaskService::new(
             self.namespace.clone(),
             events,
