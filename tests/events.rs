@@ -240,3 +240,31 @@ fn pause_and_resume_are_published_and_reported() {
     ctr.remove(&id);
     containerd.assert_no_leaks();
 }
+
+#[test]
+fn sigkill_ends_a_paused_container() {
+    let Some(containerd) = gvisor_containerd("sigkill_ends_a_paused_container") else {
+        return;
+    };
+    let ctr = containerd.namespace("pausekill").unwrap();
+    let id = ctr.new_id("pk");
+    e2e::run_detached(&ctr, &id, &["sleep", "600"]);
+    let pause = ctr.ctr(&["tasks", "pause", &id]);
+    assert!(pause.success(), "{pause}");
+    let events = EventStream::start(&ctr);
+    // As with runc: the container is resumed so that SIGKILL takes effect.
+    let kill = ctr.ctr(&["tasks", "kill", "-s", "SIGKILL", &id]);
+    assert!(kill.success(), "{kill}");
+    ctr.wait_for_status(&id, "STOPPED", Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(ctr.delete_task(&id).unwrap(), 137);
+    let lines = events.finish(&id);
+    let topics: Vec<&str> = lines.iter().map(|l| topic(l)).collect();
+    assert_eq!(
+        topics,
+        ["/tasks/resumed", "/tasks/exit", "/tasks/delete"],
+        "{lines:#?}"
+    );
+    ctr.remove(&id);
+    containerd.assert_no_leaks();
+}

@@ -594,15 +594,8 @@ impl TaskService {
             let p = st.process(&c.id, &req.exec_id)?;
             (p.status(), p.pid, p.sandbox_pid)
         };
-        let stopped = || {
-            if matches!(req.signal, SIGKILL | SIGTERM) {
-                Ok(())
-            } else {
-                Err(Error::NotFound(format!("{what}: process already finished")))
-            }
-        };
         match status {
-            Status::STOPPED => return stopped(),
+            Status::STOPPED => return already_finished(req.signal, &what),
             Status::CREATED if req.exec_id.is_empty() => {
                 // runsc cannot signal a created container.
                 self.kill_created(&c, pid).await;
@@ -624,8 +617,31 @@ impl TaskService {
                 pid: Some(sandbox_pid),
             }
         };
-        // The sandbox's control server first (no runsc process); runsc kill
-        // when it cannot help, which also gives runsc's own error texts.
+        self.signal(&c, &req, opts, pid).await?;
+        if req.signal == SIGKILL && req.exec_id.is_empty() && status == Status::PAUSED {
+            // As runc does: a paused container would hold SIGKILL until
+            // resumed, and `ctr task rm -f` would wait for ever.
+            // Marked running first: its exit follows the resume at once.
+            info!("{what} is paused: resuming it so that SIGKILL takes effect");
+            self.mark_paused(&c, false);
+            if let Err(e) = c.runsc.resume(&c.id).await {
+                warn!("{what}: resuming after SIGKILL: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers `req.signal`: through the sandbox's control server first
+    /// (no runsc process), else `runsc kill`, which also gives runsc's own
+    /// error texts.
+    async fn signal(
+        &self,
+        c: &Container,
+        req: &KillRequest,
+        opts: KillOpts,
+        pid: i32,
+    ) -> Result<()> {
+        let what = c.describe(&req.exec_id);
         if let Some(control) = c.control() {
             match control
                 .signal(&c.id, req.signal as i32, opts.pid, opts.all)
@@ -637,7 +653,7 @@ impl TaskService {
         }
         match c.runsc.kill(&c.id, req.signal as i32, opts).await {
             Ok(()) => Ok(()),
-            Err(e) if e.is_gone() => stopped(),
+            Err(e) if e.is_gone() => already_finished(req.signal, &what),
             Err(e @ runsc::Error::Timeout { .. })
                 if req.signal == SIGKILL && req.exec_id.is_empty() && c.owns_sandbox() =>
             {
@@ -678,19 +694,26 @@ impl TaskService {
         } else {
             c.runsc.resume(id).await?;
         }
+        self.mark_paused(&c, pause);
+        Ok(())
+    }
+
+    /// Records that container `c` is paused or running again, and tells
+    /// containerd.
+    fn mark_paused(&self, c: &Container, pause: bool) {
         c.state().init.set_paused(pause);
+        let container_id = c.id.clone();
         if pause {
             self.events.send(TaskPaused {
-                container_id: id.to_string(),
+                container_id,
                 ..Default::default()
             });
         } else {
             self.events.send(TaskResumed {
-                container_id: id.to_string(),
+                container_id,
                 ..Default::default()
             });
         }
-        Ok(())
     }
 
     fn exec(&self, req: ExecProcessRequest) -> Result<()> {
@@ -1096,6 +1119,16 @@ async fn watch_oom(table: SharedTable, events: EventSender, id: String, efd: Own
         if !counter.exists() {
             return;
         }
+    }
+}
+
+/// A signal to a process that has exited: SIGKILL and SIGTERM have nothing
+/// left to do, any other signal is an error.
+fn already_finished(signal: u32, what: &str) -> Result<()> {
+    if matches!(signal, SIGKILL | SIGTERM) {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!("{what}: process already finished")))
     }
 }
 
