@@ -287,20 +287,18 @@ fn measure_all(
     );
     run_latency(opts, containerd, ctr, bundle, report)?;
     eprintln!("bench: exec latency");
-    for config in [
-        Config::RuncShimRunc,
-        Config::GoPeer,
-        Config::Ours,
-        Config::OursCli,
-    ] {
-        report.exec.insert(config, exec_latency(opts, ctr, config));
-    }
+    report.exec = exec_latency(
+        opts,
+        ctr,
+        &[
+            Config::RuncShimRunc,
+            Config::GoPeer,
+            Config::Ours,
+            Config::OursCli,
+        ],
+    );
     eprintln!("bench: stats latency");
-    for config in Config::PATHS {
-        report
-            .stats
-            .insert(config, stats_latency(opts, ctr, config));
-    }
+    report.stats = stats_latency(opts, ctr, &Config::PATHS);
     eprintln!(
         "bench: log throughput ({} MiB per run)",
         opts.log_bytes >> 20
@@ -495,6 +493,8 @@ impl Bundle {
 #[derive(Default)]
 struct Report {
     run: HashMap<Config, Samples>,
+    /// The `run` figures of each counted round, for paired differences.
+    run_rounds: Vec<HashMap<Config, f64>>,
     exec: HashMap<Config, Samples>,
     stats: HashMap<Config, Samples>,
     log: HashMap<Config, Samples>,
@@ -545,6 +545,7 @@ fn run_latency(
 ) -> Result<(), String> {
     bundle.set_args(&["true"])?;
     for round in 0..=opts.runs {
+        let mut this_round = HashMap::new();
         for i in 0..RUN_CONFIGS.len() {
             let config = RUN_CONFIGS[(round + i) % RUN_CONFIGS.len()];
             let bare_id = format!("bench-bare-{}-{round}", std::process::id());
@@ -555,61 +556,79 @@ fn run_latency(
                 _ => ctr_run_true(containerd, ctr, config),
             };
             if round > 0 {
+                if let Ok(ms) = result {
+                    this_round.insert(config, ms);
+                }
                 report.run.entry(config).or_default().push(result);
             } else if let Err(e) = result {
                 return Err(format!("warm-up of {config:?} failed: {e}"));
             }
         }
+        if round > 0 {
+            report.run_rounds.push(this_round);
+        }
     }
     Ok(())
 }
 
-/// `ctr tasks exec … true` in a running `sleep` container.
-fn exec_latency(opts: &Opts, ctr: &Ctr<'_>, config: Config) -> Samples {
-    let mut samples = Samples::default();
-    let runtime = config
-        .runtime(ctr.containerd())
-        .expect("a shim configuration");
-    let id = ctr.new_id("x");
-    let out = ctr.run(&Run::new(runtime, &id, &["sleep", "3600"]).detach());
-    if !out.success() {
-        samples.push(Err(format!("{config:?}: starting the container: {out}")));
-        ctr.remove(&id);
-        return samples;
-    }
-    for i in 0..=opts.runs {
-        let exec_id = format!("e{i}");
-        let args = ["tasks", "exec", "--exec-id", &exec_id, &id, "true"].map(String::from);
-        let result = timed_ctr(ctr, &args);
-        if i > 0 {
-            samples.push(result);
-        }
-    }
-    ctr.remove(&id);
-    samples
+/// `ctr tasks exec … true` in a running `sleep` container of each
+/// configuration, in rounds as in `run_latency`.
+fn exec_latency(opts: &Opts, ctr: &Ctr<'_>, configs: &[Config]) -> HashMap<Config, Samples> {
+    in_rounds(opts, ctr, configs, "x", |id, round| {
+        let exec_id = format!("e{round}");
+        ["tasks", "exec", "--exec-id", &exec_id, id, "true"]
+            .map(String::from)
+            .to_vec()
+    })
 }
 
-/// `ctr tasks metrics` of a running `sleep` container.
-fn stats_latency(opts: &Opts, ctr: &Ctr<'_>, config: Config) -> Samples {
-    let mut samples = Samples::default();
-    let runtime = config
-        .runtime(ctr.containerd())
-        .expect("a shim configuration");
-    let id = ctr.new_id("s");
-    let out = ctr.run(&Run::new(runtime, &id, &["sleep", "3600"]).detach());
-    if !out.success() {
-        samples.push(Err(format!("{config:?}: starting the container: {out}")));
-        ctr.remove(&id);
-        return samples;
-    }
-    let args = ["tasks", "metrics", &id].map(String::from);
-    for i in 0..=opts.runs {
-        let result = timed_ctr(ctr, &args);
-        if i > 0 {
-            samples.push(result);
+/// `ctr tasks metrics` of a running `sleep` container of each configuration,
+/// in rounds as in `run_latency`.
+fn stats_latency(opts: &Opts, ctr: &Ctr<'_>, configs: &[Config]) -> HashMap<Config, Samples> {
+    in_rounds(opts, ctr, configs, "s", |id, _| {
+        ["tasks", "metrics", id].map(String::from).to_vec()
+    })
+}
+
+/// Starts one `sleep` container per configuration, then times `ctr <args(id,
+/// round)>` against each: every round runs each configuration once, starting
+/// one configuration further each round, after a pause; round 0 is a warm-up.
+fn in_rounds(
+    opts: &Opts,
+    ctr: &Ctr<'_>,
+    configs: &[Config],
+    prefix: &str,
+    args: impl Fn(&str, usize) -> Vec<String>,
+) -> HashMap<Config, Samples> {
+    let mut samples: HashMap<Config, Samples> = HashMap::new();
+    let mut running = Vec::new();
+    for &config in configs {
+        let runtime = config
+            .runtime(ctr.containerd())
+            .expect("a shim configuration");
+        let id = ctr.new_id(prefix);
+        let out = ctr.run(&Run::new(runtime, &id, &["sleep", "3600"]).detach());
+        if out.success() {
+            running.push((config, id));
+        } else {
+            let error = format!("{config:?}: starting the container: {out}");
+            samples.entry(config).or_default().push(Err(error));
+            ctr.remove(&id);
         }
     }
-    ctr.remove(&id);
+    for round in 0..=opts.runs {
+        for i in 0..running.len() {
+            let (config, id) = &running[(round + i) % running.len()];
+            std::thread::sleep(SETTLE);
+            let result = timed_ctr(ctr, &args(id, round));
+            if round > 0 {
+                samples.entry(*config).or_default().push(result);
+            }
+        }
+    }
+    for (_, id) in &running {
+        ctr.remove(id);
+    }
     samples
 }
 
@@ -1252,6 +1271,23 @@ impl Report {
         }
     }
 
+    /// The shim-attributable overhead of each round that has all four runs.
+    fn paired_overhead(&self) -> Samples {
+        let mut samples = Samples::default();
+        for round in &self.run_rounds {
+            let get = |c: Config| round.get(&c).copied();
+            if let (Some(o), Some(rs), Some(rc), Some(fl)) = (
+                get(Config::Ours),
+                get(Config::BareRunsc),
+                get(Config::RuncShimRunc),
+                get(Config::BareRunc),
+            ) {
+                samples.values.push(o - rs - (rc - fl));
+            }
+        }
+        samples
+    }
+
     fn targets(&self, out: &mut String) {
         let med = |c: Config| self.run.get(&c).and_then(Samples::median);
         let _ = writeln!(out, "\n## Targets (issue 6), from this run\n");
@@ -1282,6 +1318,15 @@ impl Report {
                     "  - of which runsc's CLI steps (create, start, delete as separate processes instead of one `runsc run`): {steps:.0} − {rs:.0} = {:.0} ms; the rest, {:.0} ms, is what this shim adds on top of runsc's steps minus what the Go runc shim adds on top of runc's (below zero: less)",
                     steps - rs,
                     overhead - (steps - rs)
+                );
+            }
+            let paired = self.paired_overhead();
+            if let Some(m) = paired.median() {
+                let _ = writeln!(
+                    out,
+                    "  - the same formula within each round (its four runs seconds apart, so host load changes between rounds cancel out): median {m:.0} ms, {} ms over {} rounds",
+                    paired.spread(0),
+                    paired.values.len()
                 );
             }
         }
