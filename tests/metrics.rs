@@ -85,6 +85,20 @@ fn metrics_follow_the_host_or_the_config() {
     );
     assert_eq!(value(&out.stdout, "memory.usage_in_bytes"), None, "{out}");
 
+    // An exited container has no stats, and containerd's log says so.
+    let kill = ctr.ctr(&["tasks", "kill", "-s", "SIGKILL", &v2]);
+    assert!(kill.success(), "{kill}");
+    ctr.wait_for_status(&v2, "STOPPED", std::time::Duration::from_secs(10))
+        .unwrap();
+    let out = ctr.ctr(&["tasks", "metrics", &v2]);
+    assert!(!out.success(), "{out}");
+    let why = format!("container \\\"{v2}\\\" has exited: it has no stats");
+    assert!(
+        containerd.log_tail(200).contains(&why),
+        "{out}\n{}",
+        containerd.log_tail(20)
+    );
+
     ctr.remove(&v1);
     ctr.remove(&v2);
     containerd.assert_no_leaks();

@@ -796,6 +796,12 @@ impl TaskService {
     /// Container `c`'s statistics as `runsc events --stats` gives them:
     /// from the sandbox's control server (no runsc process), else from runsc.
     async fn stats_of(&self, c: &Container) -> Result<runsc::StatsEvent> {
+        if c.state().init.is_stopped() {
+            return Err(Error::FailedPrecondition(format!(
+                "container {:?} has exited: it has no stats",
+                c.id
+            )));
+        }
         if let Some(control) = c.control() {
             match control.event(&c.id).await {
                 Ok(answer) => {
