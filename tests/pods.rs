@@ -505,8 +505,10 @@ fn pod_containers_through_the_runsc_cli() {
     let pod = cri
         .run_pod(&PodSpec::new("cli", "runsc").host_network())
         .unwrap();
+    // Some CPU work first: gVisor can account a bare `sleep` no CPU time.
+    let busy_then_sleep = "i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; exec sleep 600";
     let long = cri
-        .create_container(&pod, "long", &["sleep", "600"])
+        .create_container(&pod, "long", &["sh", "-c", busy_then_sleep])
         .unwrap();
     cri.start_container(&long).unwrap();
     // The shim starts the `runsc wait` right after the start; give it a
