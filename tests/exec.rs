@@ -87,6 +87,13 @@ fn task_ps_names_the_exec() {
         .lines()
         .find(|l| l.split_whitespace().next() == Some("1"));
     assert!(init.is_some_and(|l| !l.contains("named-exec")), "{ps}");
+    // An exec may not take the container's id: its events would read as
+    // the container's.
+    let same = ctr.ctr(&["tasks", "exec", "--exec-id", &id, &id, "true"]);
+    assert!(
+        !same.success() && same.stderr.contains("is the container's own id"),
+        "{same}"
+    );
     ctr.remove(&id);
     let _ = exec.wait();
     containerd.assert_no_leaks();

@@ -718,6 +718,14 @@ impl TaskService {
 
     fn exec(&self, req: ExecProcessRequest) -> Result<()> {
         ids::validate("exec id", &req.exec_id)?;
+        if req.exec_id == req.id {
+            // Its events would read as the container's own (`id` is the
+            // exec id, or the container id for the init process).
+            return Err(Error::InvalidArgument(format!(
+                "exec id {:?} is the container's own id",
+                req.exec_id
+            )));
+        }
         let c = self.container(&req.id)?;
         let mut st = c.state();
         if st.init.is_stopped() {
